@@ -1,0 +1,98 @@
+"""A stack of recurrent layers with inverted dropout between them (as torch.nn.LSTM(num_layers, dropout))."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnnkit.nn.dropout import dropout_mask
+from rnnkit.nn.gru import GRU
+from rnnkit.nn.lstm import LSTM
+from rnnkit.nn.rnn import RNN
+
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+@dataclass(frozen=True)
+class StackCache:
+    layers: list[Any]  # one layer cache each
+    masks: list[np.ndarray | None]  # the dropout mask applied to layer l's output before layer l+1, or None
+
+
+class RecurrentStack:
+    """num_layers layers of one cell type; layer l+1 reads layer l's hs, dropped out while training.
+
+    params and grads are flat dicts named "<layer>.<param>", e.g. "0.W_ih", views of the layers' own arrays.
+    The state is a list with one entry per layer (h, or (h, c) for the LSTM).
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        rng: np.random.Generator | None = None,
+        dtype=np.float32,
+    ):
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        rng = np.random.default_rng(0) if rng is None else rng
+        self.cell, self.dropout, self.training = cell, dropout, True
+        self.layers = [
+            CELLS[cell](input_size if l == 0 else hidden_size, hidden_size, rng=rng, dtype=dtype)
+            for l in range(num_layers)
+        ]
+        self.params = {f"{l}.{k}": v for l, layer in enumerate(self.layers) for k, v in layer.params.items()}
+        self.grads = {f"{l}.{k}": v for l, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+
+    def train(self) -> None:
+        self.training = True
+
+    def eval(self) -> None:
+        self.training = False
+
+    def zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def forward(
+        self, x: np.ndarray, states: list | None = None, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, list, StackCache]:
+        """x (T, B, D) -> hs of the top layer (T, B, H), the final states, the cache.
+
+        rng draws the dropout masks; it is needed only while training with dropout > 0.
+        """
+        states = [None] * len(self.layers) if states is None else states
+        final, caches, masks = [], [], []
+        h = x
+        for l, layer in enumerate(self.layers):
+            mask = None
+            if l > 0 and self.training and self.dropout > 0:
+                if rng is None:
+                    raise ValueError("dropout while training needs an rng")
+                mask = dropout_mask(h.shape, self.dropout, rng, h.dtype)
+                h = h * mask
+            masks.append(mask)
+            h, state, cache = layer.forward(h, states[l])  # (T, B, H)
+            final.append(state)
+            caches.append(cache)
+        return h, final, StackCache(caches, masks)
+
+    def backward(self, dhs: np.ndarray, cache: StackCache, dstates: list | None = None) -> tuple[np.ndarray, list]:
+        """dhs (T, B, H) on the top layer's outputs -> dx (T, B, D) and the gradient of every initial state."""
+        dstates = [None] * len(self.layers) if dstates is None else dstates
+        dstates0 = [None] * len(self.layers)
+        d = dhs
+        for l in reversed(range(len(self.layers))):
+            d, dstates0[l] = self.layers[l].backward(d, cache.layers[l], dstates[l])
+            if cache.masks[l] is not None:
+                d = d * cache.masks[l]
+        return d, dstates0

@@ -1,0 +1,115 @@
+"""Optimizers and gradient clipping over flat dicts of parameters.
+
+An optimizer holds a dict name -> parameter array and updates those arrays IN PLACE, so every layer that shares
+them sees the new values. `step(grads)` takes a dict with the same keys.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Arrays = dict[str, np.ndarray]
+
+
+def clip_grad_value(grads: Arrays, max_value: float) -> Arrays:
+    """The seed's clip: every gradient entry into [-max_value, max_value], in place."""
+    if max_value <= 0:
+        raise ValueError(f"max_value must be > 0, got {max_value}")
+    for g in grads.values():
+        np.clip(g, -max_value, max_value, out=g)
+    return grads
+
+
+def grad_norm(grads: Arrays) -> float:
+    """The global L2 norm of all gradients together."""
+    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+
+
+def clip_grad_norm(grads: Arrays, max_norm: float) -> float:
+    """Scale all gradients together so their global L2 norm is at most max_norm (torch's clip_grad_norm_).
+
+    Returns the norm before clipping.
+    """
+    if max_norm <= 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    norm = grad_norm(grads)
+    scale = max_norm / (norm + 1e-6)
+    if scale < 1.0:
+        for g in grads.values():
+            g *= scale
+    return norm
+
+
+class SGD:
+    """The seed's update: p <- p - lr * dp."""
+
+    def __init__(self, params: Arrays, lr: float = 0.01):
+        self.params, self.lr = params, lr
+
+    def step(self, grads: Arrays) -> None:
+        for name, p in self.params.items():
+            p -= self.lr * grads[name]
+
+    def state_dict(self) -> Arrays:
+        return {}
+
+    def load_state_dict(self, state: Arrays) -> None:
+        pass
+
+
+class Adam:
+    """Adam with bias correction as torch.optim.Adam, plus two options.
+
+    m <- β1 m + (1-β1) g;  v <- β2 v + (1-β2) g²
+    p <- p - lr_t (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps)
+
+    decay: Keras' learning-rate decay, lr_t = lr / (1 + decay * (t-1)), which the seed's music model uses.
+    weight_decay: decoupled weight decay (AdamW), p <- p - lr_t * weight_decay * p before the Adam step.
+    """
+
+    def __init__(
+        self,
+        params: Arrays,
+        lr: float = 1e-3,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        eps: float = 1e-8,
+        decay: float = 0.0,
+        weight_decay: float = 0.0,
+    ):
+        self.params, self.lr = params, lr
+        self.beta_1, self.beta_2, self.eps = beta_1, beta_2, eps
+        self.decay, self.weight_decay = decay, weight_decay
+        self.t = 0
+        self.m = {name: np.zeros_like(p) for name, p in params.items()}
+        self.v = {name: np.zeros_like(p) for name, p in params.items()}
+
+    def step(self, grads: Arrays) -> None:
+        self.t += 1
+        lr = self.lr / (1.0 + self.decay * (self.t - 1))
+        correction_1 = 1.0 - self.beta_1**self.t
+        correction_2 = 1.0 - self.beta_2**self.t
+        for name, p in self.params.items():
+            g, m, v = grads[name], self.m[name], self.v[name]
+            if self.weight_decay:
+                p *= 1.0 - lr * self.weight_decay
+            m *= self.beta_1
+            m += (1.0 - self.beta_1) * g
+            v *= self.beta_2
+            v += (1.0 - self.beta_2) * (g * g)
+            denom = np.sqrt(v / correction_2)
+            denom += self.eps
+            p -= (lr / correction_1) * m / denom
+
+    def state_dict(self) -> Arrays:
+        """Moments and step count as arrays, ready for safetensors."""
+        state = {"t": np.array([self.t], dtype=np.int64)}
+        state.update({f"m.{name}": m for name, m in self.m.items()})
+        state.update({f"v.{name}": v for name, v in self.v.items()})
+        return state
+
+    def load_state_dict(self, state: Arrays) -> None:
+        self.t = int(state["t"][0])
+        for name in self.params:
+            self.m[name][...] = state[f"m.{name}"]
+            self.v[name][...] = state[f"v.{name}"]
