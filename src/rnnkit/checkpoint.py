@@ -1,0 +1,78 @@
+"""Atomic files: weights and training state in safetensors, settings in JSON, never pickle.
+
+Every write goes to a temporary file in the same folder, is flushed to disk, then renamed over the target
+(os.replace is atomic on POSIX), so a process killed at any moment leaves either the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnkit.errors import RnnkitError
+
+FORMAT_VERSION = 1  # bump when the layout of a run directory changes incompatibly
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_bytes_atomic(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RnnkitError(f"{path}: missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RnnkitError(f"{path}: not valid JSON ({e.__class__.__name__})") from None
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> None:
+    """Write arrays (and a JSON-able meta dict, kept in the safetensors header) atomically."""
+    from safetensors.numpy import save
+
+    header = {"rnnkit": json.dumps({"format": FORMAT_VERSION, **(meta or {})})}
+    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    write_bytes_atomic(path, save(arrays, metadata=header))
+
+
+def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read arrays and meta written by save_arrays; a clear RnnkitError for anything else."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RnnkitError(f"{path}: missing") from None
+    try:
+        arrays = load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + header_len])
+        meta = json.loads(header.get("__metadata__", {}).get("rnnkit", "null"))
+    except (SafetensorError, ValueError, UnicodeDecodeError, json.JSONDecodeError, TypeError) as e:
+        raise RnnkitError(f"{path}: not a readable safetensors file ({e.__class__.__name__})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise RnnkitError(f"{path}: written by an incompatible rnnkit (format {found}, expected {FORMAT_VERSION})")
+    return arrays, meta

@@ -1,0 +1,275 @@
+"""The `rnnkit` command: one entry point, a subcommand per application.
+
+    rnnkit text train|sample|eval|score     the name generator
+    rnnkit music prepare|train|generate|eval the melody generator
+
+Heavy modules (numpy, matplotlib, the applications) are imported inside the handlers, so `rnnkit --help` is quick.
+Bad input ends with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+HELP = {
+    # model
+    "cell": "recurrent cell: rnn, lstm or gru",
+    "hidden_size": "units in each recurrent layer's hidden state",
+    "num_layers": "recurrent layers stacked",
+    "embedding_size": "size of the learned character vectors",
+    "dropout": "dropout between layers and before the output layer while training, in [0, 1)",
+    # training
+    "optimizer": "adam or sgd (the seed's plain gradient descent)",
+    "lr": "peak learning rate",
+    "lr_schedule": "cosine (warm-up, then down to --min-lr at --max-steps) or constant",
+    "warmup_steps": "linear warm-up steps of the cosine schedule",
+    "min_lr": "learning rate at the end of the cosine schedule",
+    "beta_1": "Adam's first-moment decay",
+    "beta_2": "Adam's second-moment decay",
+    "decay": "Keras-style learning-rate decay lr / (1 + decay * step), as the seed's music model",
+    "weight_decay": "decoupled weight decay (AdamW)",
+    "clip_norm": "clip the global gradient norm to this (the default clipping)",
+    "clip_value": "clip every gradient entry into [-v, v] instead (the seed's clip)",
+    "batch_size": "sequences per training step",
+    "max_steps": "training steps; the learning-rate schedule spans them",
+    "max_time": "stop after this many seconds of training (the schedule still follows --max-steps)",
+    "eval_every": "evaluate, print samples and checkpoint every this many steps",
+    "patience": "stop after this many evaluations without a better validation loss",
+    "seed": "seed of every random choice (weights, data order, dropout)",
+    "num_samples": "samples printed at each evaluation",
+    # data
+    "data": "'surnames' (the bundled 88,799 US Census surnames) or a UTF-8 text file, one item per line",
+    "val_data": "a separate validation file, instead of holding out part of --data",
+    "val_fraction": "share of --data held out for validation (at most --max-val items)",
+    "max_val": "most items held out for validation",
+    "dedupe": "drop repeated items",
+}
+
+
+def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), **defaults) -> None:
+    """One --kebab-case flag per field of the dataclass cls, its default shown in --help."""
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = defaults.get(f.name, f.default)
+        kind = str(f.type).split("|")[0].strip()
+        if kind == "bool":
+            parser.add_argument(flag, action="store_true", help=HELP.get(f.name, ""))
+            continue
+        convert = {"int": int, "float": float, "str": str}[kind]
+        parser.add_argument(flag, type=convert, default=default, help=HELP.get(f.name, "") + " (default: %(default)s)")
+
+
+def config_from_args(cls, args: argparse.Namespace):
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
+
+
+# -- text ------------------------------------------------------------------------------------------------------
+def text_train(args: argparse.Namespace) -> int:
+    from rnnkit.text import train as text
+    from rnnkit.text.model import ModelConfig
+    from rnnkit.training import TrainConfig
+
+    if args.resume:
+        summary = text.resume(args.resume, max_time=args.max_time, progress=not args.quiet)
+        out = args.resume
+    else:
+        out = args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
+        summary = text.train(
+            out,
+            config_from_args(ModelConfig, args),
+            config_from_args(TrainConfig, args),
+            config_from_args(text.DataConfig, args),
+            force=args.force,
+            progress=not args.quiet,
+        )
+    best = summary["best_val"]
+    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
+    if best is not None:
+        print(f"best validation loss: {best:.4f} nats per character")
+    print(f"run: {out}  (loss curves: {out}/loss.png; sample with: rnnkit text sample {out})")
+    return 0
+
+
+def text_sample(args: argparse.Namespace) -> int:
+    from rnnkit.text.train import load
+
+    gen = load(args.run)
+    if args.beam:
+        for s in gen.beam(args.beam, prefix=args.prefix, max_length=args.max_length):
+            print(f"{s.name}\t{s.log_prob:.4f}")
+        return 0
+    names = gen.sample(
+        args.n,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        prefix=args.prefix,
+        seed=args.seed,
+        max_length=args.max_length,
+        novel=args.novel,
+        greedy=args.greedy,
+    )
+    print("\n".join(names))
+    return 0
+
+
+def text_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from rnnkit.text.data import read_items
+    from rnnkit.text.train import load
+
+    result = load(args.run).evaluate(read_items(args.data))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{result['items']} items, {result['chars']} predictions: {result['nll']:.4f} nats/char, "
+            f"{result['bpc']:.4f} bits/char, perplexity {result['perplexity']:.3f}"
+        )
+    return 0
+
+
+def text_score(args: argparse.Namespace) -> int:
+    from rnnkit.text.train import load
+
+    for s in load(args.run).score(args.names):
+        print(f"{s.name}\t{s.log_prob:.4f}")
+    return 0
+
+
+def add_text(sub) -> None:
+    from rnnkit.text.model import ModelConfig  # light: dataclasses only, no numpy at import... see below
+
+    text = sub.add_parser("text", help="the character-level name generator").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+
+    p = text.add_parser(
+        "train",
+        help="train a name model",
+        description="Train a character-level language model on a list of names; writes a run directory.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    from rnnkit.text.train import DataConfig
+    from rnnkit.training import TrainConfig
+
+    add_config_args(p.add_argument_group("data"), DataConfig)
+    add_config_args(p.add_argument_group("model"), ModelConfig)
+    add_config_args(p.add_argument_group("training"), TrainConfig)
+    g = p.add_argument_group("run")
+    g.add_argument("--out", help="run directory to create (default: runs/<timestamp>)")
+    g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=text_train)
+
+    p = text.add_parser("sample", help="invent names with a trained model")
+    p.add_argument("run", nargs="?", help="run directory (default: the bundled surnames model)")
+    p.add_argument("-n", type=int, default=20, help="how many names (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=1.0, help="<1 safer, >1 wilder, 0 = greedy (default: 1)")
+    p.add_argument("--top-k", type=int, help="draw only from the k most likely characters")
+    p.add_argument("--top-p", type=float, help="draw only from the smallest set of characters with mass >= p")
+    p.add_argument("--prefix", default="", help="start every name with this text")
+    p.add_argument("--seed", type=int, help="random seed, for reproducible samples")
+    p.add_argument("--novel", action="store_true", help="only names that are not in the training data")
+    p.add_argument("--max-length", type=int, default=50, help="longest name, in characters (default: 50)")
+    p.add_argument("--greedy", action="store_true", help="the single most likely path (the seed's argmax)")
+    p.add_argument("--beam", type=int, metavar="K", help="the K most probable names, by beam search, with log-probs")
+    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(handler=text_sample)
+
+    p = text.add_parser("eval", help="negative log-likelihood of a file of names under a model")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--data", required=True, help="UTF-8 file, one item per line")
+    p.add_argument("--json", action="store_true", help="print one JSON object: nll, bpc, perplexity, items, chars")
+    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(handler=text_eval)
+
+    p = text.add_parser("score", help="log-probability of given names")
+    p.add_argument("run", nargs="?", help="run directory; '-' or leave out for the bundled surnames model")
+    p.add_argument("names", nargs="+", help="names to score")
+    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(handler=text_score)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit",
+        description="Recurrent networks from scratch in NumPy: invent names and melodies.",
+    )
+    parser.add_argument("--version", action="version", version=f"rnnkit {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_text(sub)
+    try:
+        from rnnkit.music.cli import add_music
+    except ImportError:
+        pass
+    else:
+        add_music(sub)
+    return parser
+
+
+def _version() -> str:
+    from rnnkit import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 ok, 2 bad input)."""
+    from rnnkit.errors import RnnkitError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage and the error
+        return int(e.code or 0)
+    if getattr(args, "command", None) == "text" and args.action == "score" and args.run is not None:
+        _score_run_or_name(args)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        with _threads(getattr(args, "threads", None)):
+            return handler(args)
+    except RnnkitError as e:
+        print(f"rnnkit: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"rnnkit: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+
+
+def _score_run_or_name(args: argparse.Namespace) -> None:
+    """`rnnkit text score Smith Jones` scores with the bundled model: a first word that is no folder is a name."""
+    import os
+
+    if args.run == "-":
+        args.run = None
+    elif not os.path.isdir(args.run):
+        args.names = [args.run, *args.names]
+        args.run = None
+
+
+def _threads(n: int | None):
+    import contextlib
+
+    if n is None:
+        return contextlib.nullcontext()
+    if n < 1:
+        from rnnkit.errors import RnnkitError
+
+        raise RnnkitError(f"--threads must be >= 1, got {n}")
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Using a trained name model: sample, beam search, score and evaluate.
+
+Generation is batched and carries the recurrent state step by step: the prefix is read once, then every step
+feeds only the last drawn character of each unfinished name.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnkit.errors import RnnkitError
+from rnnkit.nn import log_softmax
+from rnnkit.text.data import count_predictions, display_name, iter_eval_batches
+from rnnkit.text.model import CharModel
+from rnnkit.text.vocab import Vocabulary
+
+
+@dataclass(frozen=True)
+class Scored:
+    name: str
+    log_prob: float  # natural log of P(name, then the end of the name)
+
+
+def _take(states: list, rows: np.ndarray) -> list:
+    """Keep only `rows` of every layer's state (h, or (h, c))."""
+    return [tuple(s[rows] for s in st) if isinstance(st, tuple) else st[rows] for st in states]
+
+
+def filter_logits(logits: np.ndarray, temperature: float, top_k: int | None, top_p: float | None) -> np.ndarray:
+    """Probabilities (B, V) from logits (B, V) after temperature, top-k and nucleus (top-p) filtering."""
+    z = logits.astype(np.float64) / temperature
+    if top_k is not None and top_k < z.shape[1]:
+        kth = np.partition(z, -top_k, axis=1)[:, -top_k][:, None]
+        z = np.where(z < kth, -np.inf, z)
+    probs = np.exp(log_softmax(z))
+    if top_p is not None and top_p < 1.0:
+        order = np.argsort(-probs, axis=1)
+        sorted_p = np.take_along_axis(probs, order, axis=1)
+        # keep the smallest set of most likely tokens whose mass reaches top_p (always at least one)
+        drop_sorted = np.cumsum(sorted_p, axis=1) - sorted_p >= top_p
+        drop = np.zeros_like(drop_sorted)
+        np.put_along_axis(drop, order, drop_sorted, axis=1)
+        probs = np.where(drop, 0.0, probs)
+        probs /= probs.sum(axis=1, keepdims=True)
+    return probs
+
+
+def draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One index per row of probs (B, V), by inverse CDF: (B,)."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random((probs.shape[0], 1)) * cdf[:, -1:]
+    return np.minimum((cdf <= u).sum(axis=1), probs.shape[1] - 1)
+
+
+class NameGenerator:
+    """A trained character model with its vocabulary.
+
+    Parameters
+    ----------
+    model : CharModel
+    vocab : Vocabulary
+    title_case : show names in Title case and read given names case-insensitively (the surnames data set)
+    training_items : the training data, for `novel` sampling (may be empty)
+    """
+
+    def __init__(self, model: CharModel, vocab: Vocabulary, title_case: bool = False, training_items=()):
+        self.model, self.vocab, self.title_case = model, vocab, title_case
+        self.training_items = frozenset(training_items)
+        model.eval()
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def _normalize(self, text: str) -> str:
+        return text.lower() if self.title_case else text
+
+    def _encode(self, text: str, what: str) -> np.ndarray:
+        text = self._normalize(text)
+        unknown = self.vocab.unknown_chars(text)
+        if unknown:
+            chars = " ".join(repr(c) for c in sorted(unknown))
+            raise RnnkitError(f"{what} {text!r} has characters the model never saw: {chars}")
+        return self.vocab.encode(text)
+
+    def show(self, item: str) -> str:
+        return display_name(item, self.title_case)
+
+    def _read_prefix(self, prefix_ids: np.ndarray, batch: int) -> tuple[np.ndarray, list]:
+        """Run BOS + prefix once (batch 1) and copy its state to `batch` rows: last logits (batch, V), states."""
+        ids = np.concatenate([[self.vocab.bos], prefix_ids]).astype(np.int64)[:, None]  # (P+1, 1)
+        logits, states, _ = self.model.forward(ids)
+        rows = np.zeros(batch, dtype=np.int64)
+        return np.repeat(logits[-1], batch, axis=0), _take(states, rows)
+
+    # -- sampling --------------------------------------------------------------------------------------------
+    def sample(
+        self,
+        n: int = 20,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        prefix: str = "",
+        seed: int | None = None,
+        max_length: int = 50,
+        novel: bool = False,
+        greedy: bool = False,
+    ) -> list[str]:
+        """n names drawn from the model (or the single most likely path with greedy=True), prefix included.
+
+        novel drops names that occur in the training data (and draws more until there are n).
+        """
+        if n < 1 or max_length < 1:
+            raise RnnkitError("-n and --max-length must be >= 1")
+        if temperature < 0:
+            raise RnnkitError(f"--temperature must be >= 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise RnnkitError(f"--top-k must be >= 1, got {top_k}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise RnnkitError(f"--top-p must be in (0, 1], got {top_p}")
+        greedy = greedy or temperature == 0
+        prefix_ids = self._encode(prefix, "prefix")
+        if greedy:
+            n = 1
+        rng = np.random.default_rng(seed)
+        names: list[str] = []
+        seen: set[str] = set()
+        for _ in range(100):  # rounds: only `novel` needs more than one
+            want = n - len(names)
+            batch = want if not novel else max(2 * want, 64)
+            for name in self._sample_batch(batch, temperature, top_k, top_p, prefix_ids, rng, max_length, greedy):
+                if novel and (name in self.training_items or name in seen):
+                    continue
+                seen.add(name)
+                names.append(name)
+                if len(names) == n:
+                    return [self.show(s) for s in names]
+        if not names:
+            raise RnnkitError("could not sample any novel names (the model reproduces its training data)")
+        return [self.show(s) for s in names]
+
+    def _sample_batch(self, batch, temperature, top_k, top_p, prefix_ids, rng, max_length, greedy) -> list[str]:
+        logits, states = self._read_prefix(prefix_ids, batch)  # (batch, V)
+        out = [list(prefix_ids) for _ in range(batch)]
+        active = np.arange(batch)  # rows still writing
+        for _ in range(max(0, max_length - len(prefix_ids))):
+            if greedy:
+                ids = logits.argmax(axis=1)
+            else:
+                ids = draw(filter_logits(logits, temperature, top_k, top_p), rng)  # (A,)
+            going = ids != self.vocab.eos
+            for row, i in zip(active[going], ids[going], strict=True):
+                out[row].append(int(i))
+            if not going.all():
+                active, ids = active[going], ids[going]
+                states = _take(states, np.flatnonzero(going))
+            if active.size == 0:
+                break
+            logits, states = self.model.step_logits(ids, states)  # (A, V)
+        return [self.vocab.decode(ids) for ids in out]
+
+    # -- beam search -----------------------------------------------------------------------------------------
+    def beam(self, k: int = 10, prefix: str = "", max_length: int = 50) -> list[Scored]:
+        """The k most probable complete names (beam search of width k), most probable first."""
+        if k < 1:
+            raise RnnkitError(f"--beam must be >= 1, got {k}")
+        prefix_ids = self._encode(prefix, "prefix")
+        logits, states = self._read_prefix(prefix_ids, 1)
+        beams = [(0.0, list(prefix_ids))]  # (log prob, ids) of the live hypotheses, aligned with states rows
+        finished: list[tuple[float, list[int]]] = []
+        for _ in range(max(0, max_length - len(prefix_ids)) + 1):
+            logp = log_softmax(logits.astype(np.float64))  # (A, V)
+            scores = np.array([b[0] for b in beams])[:, None] + logp  # (A, V)
+            flat = np.argsort(-scores, axis=None)[: 2 * k]
+            candidates = []
+            for f in flat:
+                row, tok = divmod(int(f), logp.shape[1])
+                score = float(scores[row, tok])
+                if tok == self.vocab.eos:
+                    finished.append((score, beams[row][1]))
+                elif len(beams[row][1]) < max_length:
+                    candidates.append((score, row, tok))
+            finished = heapq.nlargest(k, finished, key=lambda f: f[0])
+            candidates = candidates[:k]
+            # stop when no live hypothesis can still beat the k-th finished name (log probs only fall)
+            if not candidates or (len(finished) == k and candidates[0][0] <= finished[-1][0]):
+                break
+            rows = np.array([c[1] for c in candidates])
+            beams = [(c[0], beams[c[1]][1] + [c[2]]) for c in candidates]
+            logits, states = self.model.step_logits(np.array([c[2] for c in candidates]), _take(states, rows))
+        return [Scored(self.show(self.vocab.decode(ids)), lp) for lp, ids in finished]
+
+    # -- scoring ---------------------------------------------------------------------------------------------
+    def _sequence_log_probs(self, encoded: Sequence[np.ndarray], batch_size: int = 512) -> np.ndarray:
+        """log P(item, end) for every encoded item, in the given order: (N,)."""
+        order = np.argsort([len(e) for e in encoded], kind="stable")
+        out = np.empty(len(encoded))
+        start = 0
+        for inputs, targets, mask in iter_eval_batches([encoded[i] for i in order], batch_size):
+            logits, _, _ = self.model.forward(inputs)  # (T, B, V)
+            logp = log_softmax(logits.astype(np.float64))
+            picked = np.take_along_axis(logp, targets[..., None], axis=2)[..., 0]  # (T, B)
+            sums = np.where(mask, picked, 0.0).sum(axis=0)  # (B,)
+            out[order[start : start + len(sums)]] = sums
+            start += len(sums)
+        return out
+
+    def score(self, names: Iterable[str]) -> list[Scored]:
+        """The natural-log probability of each name (its characters and the end token) under the model."""
+        names = list(names)
+        encoded = [self._encode(name, "name") for name in names]
+        return [Scored(n, float(lp)) for n, lp in zip(names, self._sequence_log_probs(encoded), strict=True)]
+
+    def evaluate(self, items: Sequence[str]) -> dict[str, float | int]:
+        """Mean negative log-likelihood per character (each item counts len + 1 predictions), as makemore."""
+        encoded = [self._encode(item, "item") for item in items]
+        if not encoded:
+            raise RnnkitError("nothing to evaluate")
+        total = -self._sequence_log_probs(encoded).sum()
+        chars = count_predictions(encoded)
+        nll = total / chars
+        return {"nll": nll, "bpc": nll / math.log(2), "perplexity": math.exp(nll), "items": len(items), "chars": chars}

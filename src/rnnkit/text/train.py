@@ -1,0 +1,189 @@
+"""Training the name model: the Task the shared Trainer runs, and the run directory it fills."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import rnnkit
+from rnnkit.errors import RnnkitError
+from rnnkit.nn import cross_entropy
+from rnnkit.rundir import RunDir
+from rnnkit.text.data import SURNAMES, Batcher, iter_eval_batches, read_items, resolve_items, split_train_val
+from rnnkit.text.generate import NameGenerator
+from rnnkit.text.model import CharModel, ModelConfig
+from rnnkit.text.vocab import Vocabulary
+from rnnkit.training import TrainConfig, Trainer
+
+ITEMS = "items.txt.gz"  # the training items, kept with the run for `sample --novel`
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    data: str = SURNAMES  # "surnames" (bundled) or a path to a UTF-8 file, one item per line
+    val_data: str | None = None  # a separate validation file, instead of a split
+    val_fraction: float = 0.1  # of the data held out for validation (at most max_val items)
+    max_val: int = 1000
+    dedupe: bool = False
+
+
+class NameTask:
+    """Minibatches of padded names through the CharModel with the masked cross-entropy."""
+
+    def __init__(self, model: CharModel, generator: NameGenerator, train: list[np.ndarray], val, config: TrainConfig):
+        self.model, self.generator = model, generator
+        self.params, self.grads = model.params, model.grads
+        self.batcher = Batcher(train, config.batch_size, seed=config.seed, sort_chunk=8)
+        self.val = val
+
+    def train_step(self, rng: np.random.Generator) -> tuple[float, int]:
+        self.model.train()
+        self.model.zero_grad()
+        inputs, targets, mask = self.batcher.next_batch()  # (T, B) each
+        logits, _, cache = self.model.forward(inputs, None, rng)  # (T, B, V)
+        loss, dlogits = cross_entropy(logits, targets, mask)
+        self.model.backward(dlogits, cache)
+        return loss, int(mask.sum())
+
+    def evaluate(self) -> float | None:
+        if not self.val:
+            return None
+        self.model.eval()
+        total, count = 0.0, 0
+        for inputs, targets, mask in iter_eval_batches(self.val, 512):
+            logits, _, _ = self.model.forward(inputs)
+            loss, _ = cross_entropy(logits.astype(np.float64), targets, mask)
+            total += loss * mask.sum()
+            count += int(mask.sum())
+        self.model.train()
+        return total / count
+
+    def samples(self, n: int, rng: np.random.Generator) -> list[str]:
+        self.model.eval()
+        names = self.generator.sample(n, seed=int(rng.integers(2**31)))
+        self.model.train()
+        return names
+
+    def data_state(self) -> dict[str, Any]:
+        return self.batcher.state_dict()
+
+    def load_data_state(self, state: dict[str, Any]) -> None:
+        self.batcher.load_state_dict(state)
+
+
+def _load_items(data: DataConfig) -> tuple[list[str], list[str]]:
+    items = resolve_items(data.data, dedupe=data.dedupe)
+    if data.val_data is not None:
+        return items, read_items(data.val_data, dedupe=data.dedupe)
+    if not 0 <= data.val_fraction < 1:
+        raise RnnkitError(f"--val-fraction must be in [0, 1), got {data.val_fraction}")
+    return split_train_val(items, data.val_fraction, data.max_val, seed=0)
+
+
+def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary | None = None):
+    """Trainer, generator, vocabulary and training items from a resolved config.
+
+    A fresh run builds its vocabulary from the training items; a resumed run passes the one it saved.
+    """
+    data, model_cfg = DataConfig(**config["data"]), ModelConfig(**config["model"])
+    train_cfg = TrainConfig(**config["train"])
+    train_items, val_items = _load_items(data)
+    vocab = vocab or Vocabulary.from_items(train_items)
+    unknown = set().union(*(vocab.unknown_chars(v) for v in val_items)) if val_items else set()
+    if unknown:
+        chars = " ".join(repr(c) for c in sorted(unknown))
+        raise RnnkitError(f"the validation data has characters the training data lacks: {chars}")
+    model = CharModel(model_cfg, len(vocab), seed=train_cfg.seed)
+    generator = NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=train_items)
+    encode = lambda items: [vocab.encode(s) for s in items]  # noqa: E731
+    task = NameTask(model, generator, encode(train_items), encode(val_items), train_cfg)
+    trainer = Trainer(train_cfg, task, run)
+    return trainer, generator, vocab, train_items
+
+
+def train(
+    out: str | Path,
+    model: ModelConfig,
+    train_config: TrainConfig,
+    data: DataConfig,
+    force: bool = False,
+    progress: bool = True,
+    log=print,
+) -> dict[str, Any]:
+    """Train a new name model into the run directory `out`; return the Trainer's summary."""
+    model.validate()
+    train_config.validate()
+    run = RunDir(out)
+    config = {
+        "kind": "text",
+        "rnnkit": rnnkit.__version__,
+        "model": asdict(model),
+        "train": asdict(train_config),
+        "data": asdict(data),
+    }
+    trainer, _, vocab, train_items = build(run, config)  # validates the data before anything is written
+    run.create(force=force)
+    run.write_vocab(vocab.to_json())
+    run.write_config(config)
+    if data.data != SURNAMES:
+        (run.path / ITEMS).write_bytes(gzip.compress("\n".join(train_items).encode("utf-8"), mtime=0))
+    return _run(trainer, config, log, progress)
+
+
+def resume(out: str | Path, max_time: float | None = None, progress: bool = True, log=print) -> dict[str, Any]:
+    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time)."""
+    run = RunDir(out)
+    config = run.read_config()
+    if config.get("kind") != "text":
+        raise RnnkitError(f"{run}: not a name-model run")
+    if max_time is not None:
+        config["train"]["max_time"] = max_time
+    trainer, _, _, _ = build(run, config, Vocabulary.from_json(run.read_vocab()))
+    trainer.resume()
+    log(f"resuming {run} at step {trainer.step}")
+    return _run(trainer, config, log, progress)
+
+
+def _run(trainer: Trainer, config: dict[str, Any], log, progress: bool) -> dict[str, Any]:
+    import json
+
+    log(json.dumps(config, indent=2))
+    trainer.progress = progress
+    trainer.log = log
+    summary = trainer.train()
+    trainer.run.plot(title=f"{config['model']['cell']} {config['model']['hidden_size']} on {config['data']['data']}")
+    return summary
+
+
+def load(run: str | Path | None = None) -> NameGenerator:
+    """The NameGenerator of a run directory (its best weights), or of the pretrained surnames model."""
+    path = Path(run) if run is not None else pretrained_path()
+    rd = RunDir(path)
+    config = rd.read_config()
+    if config.get("kind") != "text":
+        raise RnnkitError(f"{rd}: not a name-model run")
+    try:
+        model_cfg, data = ModelConfig(**config["model"]), DataConfig(**config["data"])
+        vocab = Vocabulary.from_json(rd.read_vocab())
+    except (KeyError, TypeError, ValueError) as e:
+        raise RnnkitError(f"{rd}: config.json or vocab.json is from an incompatible version ({e})") from None
+    arrays, _ = rd.load_model()
+    model = CharModel(model_cfg, len(vocab))
+    model.load_params(arrays)
+    if data.data == SURNAMES:
+        items = resolve_items(SURNAMES)
+    elif (rd.path / ITEMS).exists():
+        items = gzip.decompress((rd.path / ITEMS).read_bytes()).decode("utf-8").split("\n")
+    else:
+        items = []
+    return NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=items)
+
+
+def pretrained_path() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("rnnkit").joinpath("data", "pretrained", "surnames")))

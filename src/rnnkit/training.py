@@ -1,0 +1,266 @@
+"""The training loop the applications share: optimizer, schedule, clipping, evaluation, checkpoints, resume.
+
+An application hands the Trainer a Task: the model's flat params/grads, one training step on the next batch, an
+evaluation, a few samples to print, and its data-order state. The Trainer does the rest, the same way for names
+and for music.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from rnnkit import optim
+from rnnkit.errors import RnnkitError
+from rnnkit.rundir import RunDir
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    optimizer: str = "adam"  # adam | sgd
+    lr: float = 3e-3  # peak learning rate
+    lr_schedule: str = "cosine"  # cosine | constant
+    warmup_steps: int = 100  # linear warm-up from 0 (cosine only)
+    min_lr: float = 1e-4  # where the cosine ends
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    decay: float = 0.0  # Keras-style lr decay, lr / (1 + decay t), the seed's music optimizer
+    weight_decay: float = 0.0  # decoupled (AdamW)
+    clip_norm: float | None = 1.0  # clip the global gradient norm (default)
+    clip_value: float | None = None  # or clip every entry, the seed's clip
+    batch_size: int = 64
+    max_steps: int = 10_000
+    max_time: float | None = None  # seconds; stops early, the schedule still follows max_steps
+    eval_every: int = 500
+    patience: int | None = None  # stop after this many evaluations without improvement
+    seed: int = 0
+    num_samples: int = 5  # samples printed at each evaluation
+
+    def validate(self) -> None:
+        positive = {"lr": self.lr, "batch_size": self.batch_size, "max_steps": self.max_steps}
+        positive["eval_every"] = self.eval_every
+        for name, value in positive.items():
+            if not value > 0:
+                raise RnnkitError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+        for name in ("clip_norm", "clip_value", "max_time", "patience"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise RnnkitError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise RnnkitError(f"--optimizer must be adam or sgd, got {self.optimizer!r}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise RnnkitError(f"--lr-schedule must be cosine or constant, got {self.lr_schedule!r}")
+        if self.warmup_steps < 0 or self.min_lr < 0 or self.weight_decay < 0 or self.decay < 0:
+            raise RnnkitError("--warmup-steps, --min-lr, --weight-decay and --decay must be >= 0")
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The rate for step `step` (0-based): linear warm-up, then a cosine from lr down to min_lr at max_steps."""
+    if config.lr_schedule == "constant":
+        return config.lr
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    span = max(1, config.max_steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+class Task(Protocol):
+    """What an application gives the Trainer."""
+
+    params: dict[str, np.ndarray]  # flat name -> array, updated in place by the optimizer
+    grads: dict[str, np.ndarray]  # same keys
+
+    def train_step(self, rng: np.random.Generator) -> tuple[float, int]:
+        """Zero the grads, forward and backward one batch; return its mean loss and how many targets it had."""
+
+    def evaluate(self) -> float | None:
+        """The mean validation loss per target, or None without a validation set."""
+
+    def samples(self, n: int, rng: np.random.Generator) -> list[str]:
+        """A few generated examples to show during training."""
+
+    def data_state(self) -> dict[str, Any]: ...
+
+    def load_data_state(self, state: dict[str, Any]) -> None: ...
+
+
+class TrainingStopped(RnnkitError):
+    """Training hit a NaN or exploding loss; the last good checkpoint is kept."""
+
+
+def make_optimizer(config: TrainConfig, params: dict[str, np.ndarray]):
+    if config.optimizer == "sgd":
+        return optim.SGD(params, lr=config.lr)
+    return optim.Adam(
+        params,
+        lr=config.lr,
+        beta_1=config.beta_1,
+        beta_2=config.beta_2,
+        decay=config.decay,
+        weight_decay=config.weight_decay,
+    )
+
+
+class Trainer:
+    """Runs a Task to max_steps (or max_time, or early stopping), saving the run as it goes.
+
+    Checkpoints are written at every evaluation, at the end and on Ctrl-C; model.safetensors always holds the
+    best weights by validation loss. Resuming restores weights, optimizer, step, RNGs and data order, so the
+    losses continue exactly as if the run had never stopped.
+    """
+
+    def __init__(self, config: TrainConfig, task: Task, run: RunDir, progress: bool = True, log=print):
+        config.validate()
+        self.config, self.task, self.run, self.progress, self.log = config, task, run, progress, log
+        self.opt = make_optimizer(config, task.params)
+        self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
+        self.step = 0
+        self.best_val = math.inf
+        self.bad_evals = 0
+        self.loss_sum, self.loss_count = 0.0, 0  # train loss since the last evaluation, target-weighted
+        self.elapsed = 0.0  # training seconds, summed over resumes
+        self.targets_seen = 0
+        self._interrupted = False
+
+    # -- checkpoints -----------------------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "best_val": None if math.isinf(self.best_val) else self.best_val,
+            "bad_evals": self.bad_evals,
+            "loss_sum": self.loss_sum,
+            "loss_count": self.loss_count,
+            "elapsed": self.elapsed,
+            "targets_seen": self.targets_seen,
+            "rng": self.rng.bit_generator.state,
+            "data": self.task.data_state(),
+        }
+
+    def save_checkpoint(self) -> None:
+        arrays = {f"model.{k}": v for k, v in self.task.params.items()}
+        arrays.update({f"optim.{k}": v for k, v in self.opt.state_dict().items()})
+        self.run.save_checkpoint(arrays, self._state())
+
+    def resume(self) -> None:
+        arrays, state = self.run.load_checkpoint()
+        try:
+            for k, p in self.task.params.items():
+                p[...] = arrays[f"model.{k}"]
+            self.opt.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("optim.")})
+            self.step, self.bad_evals = state["step"], state["bad_evals"]
+            self.best_val = math.inf if state["best_val"] is None else state["best_val"]
+            self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
+            self.elapsed, self.targets_seen = state["elapsed"], state["targets_seen"]
+            self.rng.bit_generator.state = state["rng"]
+            self.task.load_data_state(state["data"])
+        except (KeyError, ValueError, TypeError) as e:
+            raise RnnkitError(f"{self.run}: checkpoint does not match this model ({e})") from None
+        self.run.truncate_metrics(self.step)
+
+    # -- the loop --------------------------------------------------------------------------------------------
+    def _evaluate(self) -> bool:
+        """Evaluate, log, keep the best weights, checkpoint; return True when patience has run out."""
+        val = self.task.evaluate()
+        train = self.loss_sum / max(1, self.loss_count)
+        row = {
+            "step": self.step,
+            "train_loss": train,
+            "val_loss": val,
+            "lr": learning_rate(self.config, max(0, self.step - 1)),
+            "elapsed": round(self.elapsed, 3),
+            "targets_per_s": round(self.targets_seen / max(self.elapsed, 1e-9), 1),
+        }
+        self.loss_sum, self.loss_count = 0.0, 0
+        improved = val is None or val < self.best_val
+        if improved:
+            self.best_val = math.inf if val is None else val
+            self.bad_evals = 0
+            self.run.save_model(dict(self.task.params), {"step": self.step, "val_loss": val})
+        else:
+            self.bad_evals += 1
+        self.run.append_metrics(row)
+        self.save_checkpoint()
+        self.run.plot()
+        # samples draw from their own generator, so showing them never changes the training that follows
+        sample_rng = np.random.default_rng([self.config.seed, 2, self.step])
+        samples = self.task.samples(self.config.num_samples, sample_rng) if self.config.num_samples else []
+        val_text = "-" if val is None else f"{val:.4f}"
+        self.log(f"step {self.step}: train {train:.4f}  val {val_text}  " + "  ".join(samples))
+        return self.config.patience is not None and self.bad_evals >= self.config.patience
+
+    def _on_sigint(self, signum, frame) -> None:
+        self._interrupted = True
+
+    def train(self) -> dict[str, Any]:
+        """Train until max_steps, max_time, patience or Ctrl-C; return a summary."""
+        from tqdm import tqdm
+
+        c = self.config
+        previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        bar = tqdm(total=c.max_steps, initial=self.step, disable=not self.progress, dynamic_ncols=True, file=sys.stderr)
+        reason = "max-steps"
+        start = time.perf_counter() - self.elapsed
+        session_start, session_targets = time.perf_counter(), 0
+        try:
+            while self.step < c.max_steps:
+                self.opt.lr = learning_rate(c, self.step)
+                loss, n = self.task.train_step(self.rng)
+                if not math.isfinite(loss) or loss > 1e4:
+                    raise TrainingStopped(
+                        f"training stopped at step {self.step + 1}: the loss is {loss} (try a lower --lr); "
+                        f"the last good checkpoint in {self.run} is kept"
+                    )
+                if c.clip_value is not None:
+                    optim.clip_grad_value(self.task.grads, c.clip_value)
+                elif c.clip_norm is not None:
+                    optim.clip_grad_norm(self.task.grads, c.clip_norm)
+                self.opt.step(self.task.grads)
+                self.step += 1
+                self.loss_sum += loss * n
+                self.loss_count += n
+                self.targets_seen += n
+                session_targets += n
+                self.elapsed = time.perf_counter() - start
+                bar.update(1)
+                if self.step % 10 == 0:
+                    rate = session_targets / max(time.perf_counter() - session_start, 1e-9)
+                    val = "-" if math.isinf(self.best_val) else f"{self.best_val:.4f}"
+                    bar.set_postfix_str(f"loss {self.loss_sum / max(1, self.loss_count):.4f} val {val} {rate:,.0f}/s")
+                out_of_time = c.max_time is not None and self.elapsed >= c.max_time
+                if self.step % c.eval_every == 0 or self.step == c.max_steps or out_of_time or self._interrupted:
+                    if self.loss_count and self._evaluate():
+                        reason = "patience"
+                        break
+                    if out_of_time:
+                        reason = "max-time"
+                        break
+                    if self._interrupted:
+                        reason = "interrupted"
+                        break
+        finally:
+            bar.close()
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return {
+            "step": self.step,
+            "stopped": reason,
+            "best_val": None if math.isinf(self.best_val) else self.best_val,
+            "elapsed": self.elapsed,
+        }
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def config_dict(config) -> dict[str, Any]:
+    return asdict(config)
