@@ -206,6 +206,8 @@ class Trainer:
         previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
         bar = tqdm(total=c.max_steps, initial=self.step, disable=not self.progress, dynamic_ncols=True, file=sys.stderr)
         reason = "max-steps"
+        if self.step == 0:
+            self.save_checkpoint()  # so a run that fails early still has a good checkpoint to resume
         start = time.perf_counter() - self.elapsed
         session_start, session_targets = time.perf_counter(), 0
         try:

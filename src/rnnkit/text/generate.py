@@ -145,6 +145,8 @@ class NameGenerator:
         logits, states = self._read_prefix(prefix_ids, batch)  # (batch, V)
         out = [list(prefix_ids) for _ in range(batch)]
         active = np.arange(batch)  # rows still writing
+        if len(prefix_ids) == 0:
+            logits[:, self.vocab.eos] = -np.inf  # a name has at least one character
         for _ in range(max(0, max_length - len(prefix_ids))):
             if greedy:
                 ids = logits.argmax(axis=1)
@@ -170,26 +172,21 @@ class NameGenerator:
         logits, states = self._read_prefix(prefix_ids, 1)
         beams = [(0.0, list(prefix_ids))]  # (log prob, ids) of the live hypotheses, aligned with states rows
         finished: list[tuple[float, list[int]]] = []
-        for _ in range(max(0, max_length - len(prefix_ids)) + 1):
+        while beams:
             logp = log_softmax(logits.astype(np.float64))  # (A, V)
             scores = np.array([b[0] for b in beams])[:, None] + logp  # (A, V)
-            flat = np.argsort(-scores, axis=None)[: 2 * k]
-            candidates = []
-            for f in flat:
-                row, tok = divmod(int(f), logp.shape[1])
-                score = float(scores[row, tok])
-                if tok == self.vocab.eos:
-                    finished.append((score, beams[row][1]))
-                elif len(beams[row][1]) < max_length:
-                    candidates.append((score, row, tok))
+            # every live hypothesis may end here; keep the k best endings seen so far
+            finished.extend((float(scores[row, self.vocab.eos]), ids) for row, (_, ids) in enumerate(beams) if ids)
             finished = heapq.nlargest(k, finished, key=lambda f: f[0])
-            candidates = candidates[:k]
-            # stop when no live hypothesis can still beat the k-th finished name (log probs only fall)
-            if not candidates or (len(finished) == k and candidates[0][0] <= finished[-1][0]):
+            scores[:, self.vocab.eos] = -np.inf
+            scores[[len(ids) >= max_length for _, ids in beams]] = -np.inf
+            flat = [int(f) for f in np.argsort(-scores, axis=None)[:k] if np.isfinite(scores.flat[f])]
+            # stop when no live hypothesis can still beat the k-th ending (log probs only fall)
+            if not flat or (len(finished) == k and scores.flat[flat[0]] <= finished[-1][0]):
                 break
-            rows = np.array([c[1] for c in candidates])
-            beams = [(c[0], beams[c[1]][1] + [c[2]]) for c in candidates]
-            logits, states = self.model.step_logits(np.array([c[2] for c in candidates]), _take(states, rows))
+            rows, toks = np.divmod(np.array(flat), logp.shape[1])
+            beams = [(float(scores[r, t]), beams[r][1] + [int(t)]) for r, t in zip(rows, toks, strict=True)]
+            logits, states = self.model.step_logits(toks, _take(states, rows))
         return [Scored(self.show(self.vocab.decode(ids)), lp) for lp, ids in finished]
 
     # -- scoring ---------------------------------------------------------------------------------------------

@@ -1,0 +1,41 @@
+"""Shared fixtures: small data files and a tiny trained name model, so end-to-end tests stay fast."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnkit import cli
+from rnnkit.text.data import load_surnames
+
+TINY = ["--hidden-size", "16", "--embedding-size", "8", "--batch-size", "16", "--num-samples", "2", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def names_file(tmp_path_factory):
+    """400 real surnames, one per line."""
+    path = tmp_path_factory.mktemp("data") / "names.txt"
+    path.write_text("\n".join(load_surnames()[:400]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, names_file):
+    """A name model trained for 40 steps on names_file."""
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    code = cli.main(
+        [
+            "text",
+            "train",
+            "--data",
+            str(names_file),
+            "--out",
+            str(out),
+            "--max-steps",
+            "40",
+            "--eval-every",
+            "20",
+            *TINY,
+        ]
+    )
+    assert code == 0
+    return out
