@@ -1,0 +1,128 @@
+"""Melody collections on disk: one compressed .npz of flat arrays, readable with numpy alone (no pickle).
+
+Layout of a corpus file (N melodies, T events in all):
+    offsets (N + 1,) int64      melody i is events offsets[i]:offsets[i + 1]
+    pitches (T,) int8           MIDI 0..127, REST = -1
+    durations (T,) float64      quarter lengths
+    key_tonic (N,) int8, key_mode (N,) str, time_signature (N, 2) int16, piece_id (N,) str,
+    tempo_bpm (N,) float64 (NaN: not recorded), transposition (N,) int16
+    meta () str                 JSON: format, source, and whatever the writer adds (music21 version ...)
+Melodies are stored as read, in their own keys; transposing to C happens when training data is built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from rnnkit.errors import DataError
+from rnnkit.music.tokens import Key, Melody
+
+FORMAT = "rnnkit-melodies-1"
+BACH_FILE = "bach_soprano.npz"  # in rnnkit/data/, made by scripts/prepare_bach.py
+_ARRAYS = ("offsets", "pitches", "durations", "key_tonic", "key_mode", "time_signature", "piece_id")
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
+    """Call write(binary file) on a temporary file next to `path`, then rename it into place.
+
+    A crash or an error midway leaves any earlier file at `path` untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_corpus(melodies: Sequence[Melody], path: str | os.PathLike, meta: dict | None = None) -> Path:
+    """Write `melodies` to `path` (an .npz file, atomically); `meta` is stored as JSON next to them."""
+    if not melodies:
+        raise DataError("cannot save an empty corpus")
+    lengths = [len(m) for m in melodies]
+    arrays = {
+        "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),  # (N + 1,)
+        "pitches": np.concatenate([m.pitches for m in melodies]).astype(np.int8),  # (T,)
+        "durations": np.concatenate([m.durations for m in melodies]).astype(np.float64),  # (T,)
+        "key_tonic": np.array([m.key.tonic for m in melodies], dtype=np.int8),  # (N,)
+        "key_mode": np.array([m.key.mode for m in melodies], dtype=np.str_),  # (N,)
+        "time_signature": np.array([m.time_signature for m in melodies], dtype=np.int16),  # (N, 2)
+        "piece_id": np.array([m.piece_id for m in melodies], dtype=np.str_),  # (N,)
+        "tempo_bpm": np.array([np.nan if m.tempo_bpm is None else m.tempo_bpm for m in melodies]),  # (N,)
+        "transposition": np.array([m.transposition for m in melodies], dtype=np.int16),  # (N,)
+        "meta": np.array(json.dumps({"format": FORMAT, **(meta or {})}, sort_keys=True)),  # ()
+    }
+    write_atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
+    return Path(path)
+
+
+def _open(path: Path):
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such corpus file") from None
+    except (OSError, ValueError, EOFError):
+        raise DataError(f"{path}: not a melody corpus file (expected an .npz written by save_corpus)") from None
+    missing = [k for k in (*_ARRAYS, "meta") if k not in getattr(data, "files", ())]
+    if missing:
+        raise DataError(f"{path}: not a melody corpus file (missing {', '.join(missing)})")
+    return data
+
+
+def corpus_meta(path: str | os.PathLike) -> dict:
+    """The JSON metadata stored with a corpus (format, source, versions, counts)."""
+    with _open(Path(path)) as data:
+        return json.loads(str(data["meta"]))
+
+
+def load_corpus(path: str | os.PathLike) -> list[Melody]:
+    """The melodies saved by `save_corpus`, in order."""
+    path = Path(path)
+    with _open(path) as data:
+        a = {k: data[k] for k in data.files}
+    meta = json.loads(str(a["meta"]))
+    if meta.get("format") != FORMAT:
+        raise DataError(f"{path}: corpus format {meta.get('format')!r}, expected {FORMAT!r}")
+    n = len(a["piece_id"])
+    tempo = a.get("tempo_bpm", np.full(n, np.nan))
+    shift = a.get("transposition", np.zeros(n, dtype=np.int16))
+    off = a["offsets"]
+    return [
+        Melody(
+            a["pitches"][off[i] : off[i + 1]],
+            a["durations"][off[i] : off[i + 1]],
+            key=Key(int(a["key_tonic"][i]), str(a["key_mode"][i])),
+            time_signature=tuple(int(x) for x in a["time_signature"][i]),
+            piece_id=str(a["piece_id"][i]),
+            tempo_bpm=None if np.isnan(tempo[i]) else float(tempo[i]),
+            transposition=int(shift[i]),
+        )
+        for i in range(n)
+    ]
+
+
+def bundled_bach_path() -> Traversable:
+    """Where the bundled Bach soprano corpus lives inside the installed package."""
+    return resources.files("rnnkit") / "data" / BACH_FILE
+
+
+def load_bundled_bach() -> list[Melody]:
+    """The soprano lines of the 371 Bach chorales shipped with rnnkit (music21's corpus, public domain)."""
+    ref = bundled_bach_path()
+    if not ref.is_file():
+        raise DataError(f"the bundled corpus {BACH_FILE} is missing; rebuild it with scripts/prepare_bach.py")
+    with resources.as_file(ref) as path:
+        return load_corpus(path)
