@@ -35,20 +35,19 @@ class TrainConfig:
     clip_norm: float | None = 1.0  # clip the global gradient norm (default)
     clip_value: float | None = None  # or clip every entry, the seed's clip
     batch_size: int = 64
-    max_steps: int = 10_000
-    max_time: float | None = None  # seconds; stops early, the schedule still follows max_steps
+    max_steps: int | None = None  # None: fitted to max_time after a short timing, else DEFAULT_STEPS
+    max_time: float | None = None  # seconds of training; with max_steps too, whichever comes first
     eval_every: int = 500
     patience: int | None = None  # stop after this many evaluations without improvement
     seed: int = 0
     num_samples: int = 5  # samples printed at each evaluation
 
     def validate(self) -> None:
-        positive = {"lr": self.lr, "batch_size": self.batch_size, "max_steps": self.max_steps}
-        positive["eval_every"] = self.eval_every
+        positive = {"lr": self.lr, "batch_size": self.batch_size, "eval_every": self.eval_every}
         for name, value in positive.items():
             if not value > 0:
                 raise RnnkitError(f"--{name.replace('_', '-')} must be > 0, got {value}")
-        for name in ("clip_norm", "clip_value", "max_time", "patience"):
+        for name in ("max_steps", "clip_norm", "clip_value", "max_time", "patience"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise RnnkitError(f"--{name.replace('_', '-')} must be > 0, got {value}")
@@ -60,13 +59,17 @@ class TrainConfig:
             raise RnnkitError("--warmup-steps, --min-lr, --weight-decay and --decay must be >= 0")
 
 
-def learning_rate(config: TrainConfig, step: int) -> float:
+DEFAULT_STEPS = 5_000  # when neither --max-steps nor --max-time is given
+CALIBRATION_STEPS = 30  # steps timed to fit max_steps to max_time
+
+
+def learning_rate(config: TrainConfig, step: int, max_steps: int) -> float:
     """The rate for step `step` (0-based): linear warm-up, then a cosine from lr down to min_lr at max_steps."""
     if config.lr_schedule == "constant":
         return config.lr
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    span = max(1, config.max_steps - config.warmup_steps)
+    span = max(1, max_steps - config.warmup_steps)
     progress = min(1.0, (step - config.warmup_steps) / span)
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1.0 + math.cos(math.pi * progress))
 
@@ -122,6 +125,8 @@ class Trainer:
         self.opt = make_optimizer(config, task.params)
         self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
         self.step = 0
+        # the schedule's length; with only max_time given it is fitted after timing the first steps, then saved
+        self.max_steps = config.max_steps or (None if config.max_time else DEFAULT_STEPS)
         self.best_val = math.inf
         self.bad_evals = 0
         self.loss_sum, self.loss_count = 0.0, 0  # train loss since the last evaluation, target-weighted
@@ -133,6 +138,7 @@ class Trainer:
     def _state(self) -> dict[str, Any]:
         return {
             "step": self.step,
+            "max_steps": self.max_steps,
             "best_val": None if math.isinf(self.best_val) else self.best_val,
             "bad_evals": self.bad_evals,
             "loss_sum": self.loss_sum,
@@ -154,7 +160,7 @@ class Trainer:
             for k, p in self.task.params.items():
                 p[...] = arrays[f"model.{k}"]
             self.opt.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("optim.")})
-            self.step, self.bad_evals = state["step"], state["bad_evals"]
+            self.step, self.bad_evals, self.max_steps = state["step"], state["bad_evals"], state["max_steps"]
             self.best_val = math.inf if state["best_val"] is None else state["best_val"]
             self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
             self.elapsed, self.targets_seen = state["elapsed"], state["targets_seen"]
@@ -173,7 +179,7 @@ class Trainer:
             "step": self.step,
             "train_loss": train,
             "val_loss": val,
-            "lr": learning_rate(self.config, max(0, self.step - 1)),
+            "lr": self.opt.lr,
             "elapsed": round(self.elapsed, 3),
             "targets_per_s": round(self.targets_seen / max(self.elapsed, 1e-9), 1),
         }
@@ -195,6 +201,13 @@ class Trainer:
         self.log(f"step {self.step}: train {train:.4f}  val {val_text}  " + "  ".join(samples))
         return self.config.patience is not None and self.bad_evals >= self.config.patience
 
+    def _fit_steps_to_time(self, seconds: float) -> int:
+        """How many steps fit in max_time at the pace of the first steps, leaving room for evaluations."""
+        per_step = seconds / CALIBRATION_STEPS
+        steps = int(0.9 * self.config.max_time / per_step)
+        self.log(f"fitted the schedule to --max-time {self.config.max_time:g} s: {steps} steps ({per_step:.3f} s/step)")
+        return max(steps, CALIBRATION_STEPS + 1)
+
     def _on_sigint(self, signum, frame) -> None:
         self._interrupted = True
 
@@ -204,15 +217,19 @@ class Trainer:
 
         c = self.config
         previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
-        bar = tqdm(total=c.max_steps, initial=self.step, disable=not self.progress, dynamic_ncols=True, file=sys.stderr)
+        bar = tqdm(total=self.max_steps, initial=self.step, disable=not self.progress, dynamic_ncols=True, file=sys.stderr)
         reason = "max-steps"
         if self.step == 0:
             self.save_checkpoint()  # so a run that fails early still has a good checkpoint to resume
         start = time.perf_counter() - self.elapsed
         session_start, session_targets = time.perf_counter(), 0
         try:
-            while self.step < c.max_steps:
-                self.opt.lr = learning_rate(c, self.step)
+            while self.max_steps is None or self.step < self.max_steps:
+                if self.max_steps is None and self.step == CALIBRATION_STEPS:
+                    self.max_steps = self._fit_steps_to_time(self.elapsed)
+                    bar.total = self.max_steps
+                    bar.refresh()
+                self.opt.lr = learning_rate(c, self.step, self.max_steps or CALIBRATION_STEPS * 1000)
                 loss, n = self.task.train_step(self.rng)
                 if not math.isfinite(loss) or loss > 1e4:
                     raise TrainingStopped(
@@ -236,7 +253,8 @@ class Trainer:
                     val = "-" if math.isinf(self.best_val) else f"{self.best_val:.4f}"
                     bar.set_postfix_str(f"loss {self.loss_sum / max(1, self.loss_count):.4f} val {val} {rate:,.0f}/s")
                 out_of_time = c.max_time is not None and self.elapsed >= c.max_time
-                if self.step % c.eval_every == 0 or self.step == c.max_steps or out_of_time or self._interrupted:
+                last = self.step == self.max_steps
+                if self.step % c.eval_every == 0 or last or out_of_time or self._interrupted:
                     if self.loss_count and self._evaluate():
                         reason = "patience"
                         break
