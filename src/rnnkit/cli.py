@@ -71,9 +71,10 @@ def config_from_args(cls, args: argparse.Namespace):
 
 # -- text ------------------------------------------------------------------------------------------------------
 def text_train(args: argparse.Namespace) -> int:
+    from rnnkit.config import TrainConfig
     from rnnkit.text import train as text
+    from rnnkit.text.config import DataConfig
     from rnnkit.text.model import ModelConfig
-    from rnnkit.training import TrainConfig
 
     if args.resume:
         summary = text.resume(args.resume, max_time=args.max_time, progress=not args.quiet)
@@ -84,7 +85,7 @@ def text_train(args: argparse.Namespace) -> int:
             out,
             config_from_args(ModelConfig, args),
             config_from_args(TrainConfig, args),
-            config_from_args(text.DataConfig, args),
+            config_from_args(DataConfig, args),
             force=args.force,
             progress=not args.quiet,
         )
@@ -157,8 +158,8 @@ def add_text(sub) -> None:
         description="Train a character-level language model on a list of names; writes a run directory.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    from rnnkit.text.train import DataConfig
-    from rnnkit.training import TrainConfig
+    from rnnkit.config import TrainConfig
+    from rnnkit.text.config import DataConfig
 
     add_config_args(p.add_argument_group("data"), DataConfig)
     add_config_args(p.add_argument_group("model"), ModelConfig)

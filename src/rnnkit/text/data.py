@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.errors import DataError
+from rnnkit.text.config import SURNAMES  # 88,799 US Census 1990 surnames, lowercase, rank order
 from rnnkit.text.vocab import BOUNDARY_ID, nfc
 
-SURNAMES = "surnames"  # the bundled data set: 88,799 US Census 1990 surnames, lowercase, in rank order
 SURNAMES_COUNT = 88_799
 
 # inputs (T, B) int64, targets (T, B) int64, mask (T, B) bool

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import rnnkit
 from rnnkit.errors import RnnkitError
 from rnnkit.nn import cross_entropy
 from rnnkit.rundir import RunDir
+from rnnkit.text.config import DataConfig
 from rnnkit.text.data import SURNAMES, Batcher, iter_eval_batches, read_items, resolve_items, split_train_val
 from rnnkit.text.generate import NameGenerator
 from rnnkit.text.model import CharModel, ModelConfig
@@ -20,15 +21,6 @@ from rnnkit.text.vocab import Vocabulary
 from rnnkit.training import TrainConfig, Trainer
 
 ITEMS = "items.txt.gz"  # the training items, kept with the run for `sample --novel`
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    data: str = SURNAMES  # "surnames" (bundled) or a path to a UTF-8 file, one item per line
-    val_data: str | None = None  # a separate validation file, instead of a split
-    val_fraction: float = 0.1  # of the data held out for validation (at most max_val items)
-    max_val: int = 1000
-    dedupe: bool = False
 
 
 class NameTask:
