@@ -209,9 +209,11 @@ def _midi_files(folder: Path) -> list[Path]:
 
 def read_midi_paths(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
+    track: int | None = None,
 ) -> tuple[list[Melody], list[tuple[Path, str]]]:
     """Melodies of MIDI files and of every *.mid / *.midi below folders: (melodies, skipped).
 
+    `track` is passed to `read_midi` for every file (None: the highest non-drum part).
     A file named directly must be readable (MidiError otherwise). Inside a folder a bad file is skipped
     with a warning and listed in `skipped` as (path, reason); a folder with no MIDI files, or none that
     can be read, raises MidiError. Piece ids are paths relative to the folder, without the suffix.
@@ -222,7 +224,7 @@ def read_midi_paths(
     skipped: list[tuple[Path, str]] = []
     for path in map(Path, paths):
         if path.is_file():
-            melodies.append(read_midi(path))
+            melodies.append(read_midi(path, track))
             continue
         if not path.is_dir():
             raise MidiError(f"{path}: no such file or folder")
@@ -232,7 +234,7 @@ def read_midi_paths(
         found = []
         for f in files:
             try:
-                m = read_midi(f)
+                m = read_midi(f, track)
             except MidiError as e:
                 skipped.append((f, str(e)))
                 warnings.warn(f"skipped {e}", stacklevel=2)

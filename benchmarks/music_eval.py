@@ -1,0 +1,61 @@
+"""The README's melody table: held-out NLL and the generation metrics of trained runs, beside the reference.
+
+Each run is measured as `rnnkit music eval RUN -n 100 --seed 0` does (100 pieces generated at temperature 1, the
+lengths of the held-out pieces); the reference column is the held-out chorales measured against the training
+chorales, what a model should approach. Without arguments it measures the shipped pretrained model.
+
+    python benchmarks/music_eval.py [RUN ...] [--names NAME ...] [-n 100] [--seed 0] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from threadpoolctl import threadpool_limits
+
+from rnnkit.music.cli import ROWS
+from rnnkit.music.train import evaluate, load_run
+
+
+def markdown(results: list[dict], names: list[str]) -> str:
+    head = ["metric", *names, "held-out vs train (reference)", "target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    nll = [f"{r['nll']:.3f}" for r in results]
+    lines.append("| " + " | ".join(["held-out NLL (nats/token)", *nll, "", ""]) + " |")
+    for key, label, fmt, target in ROWS:
+        values = [fmt.format(r["model"][key]) for r in results]
+        lines.append("| " + " | ".join([label, *values, fmt.format(results[0]["reference"][key]), target]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="*", help="run directories (default: the shipped pretrained model)")
+    parser.add_argument("--names", nargs="+", help="column names (default: the run folders' names)")
+    parser.add_argument("-n", type=int, default=100, help="generated pieces per run (default: 100)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="the full results as JSON lines")
+    args = parser.parse_args(argv)
+
+    runs = args.runs or [None]
+    names = args.names or [("pretrained" if r is None else r.rstrip("/").split("/")[-1]) for r in runs]
+    if len(names) != len(runs):
+        parser.error("give one --names entry per run")
+    with threadpool_limits(limits=1):
+        results = [evaluate(load_run(r), args.n, seed=args.seed, warn=lambda _: None) for r in runs]
+    if args.json:
+        for r in results:
+            print(json.dumps(r))
+        return 0
+    h = results[0]["held_out"]
+    print(f"held-out: {h['pieces']} chorales, {h['tokens']} predictions; {args.n} generated pieces per run", end="")
+    print(f", seed {args.seed}")
+    print()
+    print(markdown(results, names))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

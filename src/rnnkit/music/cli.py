@@ -1,0 +1,326 @@
+"""`rnnkit music prepare|train|generate|eval`: the melody generator's commands, added to the `rnnkit` parser.
+
+Handlers import numpy and the application lazily, so `rnnkit --help` stays quick; user errors are RnnkitError,
+which `rnnkit.cli.main` prints as one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+# flag help where the music model differs from the name model's wording in rnnkit.cli.HELP
+MUSIC_HELP = {
+    "embedding_size": "size of the learned token vectors (the seed's one-hot input times W)",
+    "hidden_size": "units in each recurrent layer's hidden state (the seed's n_a)",
+    "batch_size": "windows per training step (the seed's m)",
+    "num_samples": "short melodies printed at each evaluation",
+    "max_steps": "training steps (instead of --epochs); the learning-rate schedule spans them",
+}
+
+
+def _preset_flags(group, cls, part: str) -> None:
+    """One flag per field of cls with default None: the preset fills what is not given."""
+    from rnnkit.cli import HELP
+    from rnnkit.music.model import PRESETS, preset_configs
+
+    default_m, default_t = preset_configs("default")
+    seed_m, seed_t = preset_configs("seed")
+    default, seed = (default_m, seed_m) if part == "model" else (default_t, seed_t)
+    for f in dataclasses.fields(cls):
+        kind = str(f.type).split("|")[0].strip()
+        convert = {"int": int, "float": float, "str": str}[kind]
+        a, b = getattr(default, f.name), getattr(seed, f.name)
+        shown = f"default: {a}" if a == b or f.name not in PRESETS["seed"][part] else f"default: {a}; seed preset: {b}"
+        text = MUSIC_HELP.get(f.name, HELP.get(f.name, ""))
+        group.add_argument("--" + f.name.replace("_", "-"), type=convert, default=None, help=f"{text} ({shown})")
+
+
+def add_music(sub) -> None:
+    """Add `music` and its actions to the top-level subparsers."""
+    from rnnkit.music.model import ModelConfig
+    from rnnkit.training import TrainConfig
+
+    music = sub.add_parser("music", help="the melody generator (LSTM over (pitch, duration) tokens, MIDI out)")
+    actions = music.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    p = actions.add_parser(
+        "prepare",
+        help="extract melodies from music21's corpus or MIDI files into a corpus file",
+        description="Extract monophonic melodies (the soprano line of a score, the top line of a MIDI track) "
+        "into a compact .npz corpus that `rnnkit music train --data FILE` reads without music21.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--corpus", metavar="NAME", help="'bach' (the chorales) or a composer in music21's corpus")
+    src.add_argument("--data", nargs="+", metavar="PATH", help="MIDI files or folders of them")
+    p.add_argument("--track", type=int, help="MIDI track of the melody (default: the highest non-drum track)")
+    p.add_argument("--limit", type=int, help="only the first N pieces of --corpus")
+    p.add_argument("--out", required=True, help="the .npz file to write")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(handler=music_prepare)
+
+    p = actions.add_parser(
+        "train",
+        help="train a melody model",
+        description="Train an LSTM on random --tx-step windows of melodies (the seed's djmodel); writes a run "
+        "directory. Without --data, the bundled soprano lines of the Bach chorales.",
+    )
+    g = p.add_argument_group("data")
+    g.add_argument(
+        "--data",
+        nargs="+",
+        default=["bach"],
+        metavar="PATH",
+        help="'bach' (bundled), corpus files from `rnnkit music prepare` (.npz), MIDI files or folders (default: bach)",
+    )
+    g.add_argument("--track", type=int, help="MIDI track of the melody (default: the highest non-drum track)")
+    g.add_argument("--val-fraction", type=float, default=0.1, help="share of the pieces held out (default: 0.1)")
+    g.add_argument("--no-transpose", action="store_true", help="keep every piece in its own key (default: to C / Am)")
+    g.add_argument("--tx", type=int, default=30, help="steps per training window, the seed's Tx (default: 30)")
+    g = p.add_argument_group("preset")
+    g.add_argument(
+        "--preset",
+        choices=("default", "seed"),
+        default="default",
+        help="default: what measured best on the chorales; seed: the original djmodel (LSTM 64, Adam lr 0.01, "
+        "decay 0.01, m = 60). Flags below override it (default: default)",
+    )
+    g.add_argument("--epochs", type=float, help="passes over the data, ceil(tokens / tx) windows each (default: 100)")
+    _preset_flags(p.add_argument_group("model"), ModelConfig, "model")
+    _preset_flags(p.add_argument_group("training"), TrainConfig, "train")
+    g = p.add_argument_group("run")
+    g.add_argument("--out", help="run directory to create (default: runs/music-<timestamp>)")
+    g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=music_train)
+
+    p = actions.add_parser(
+        "generate",
+        help="write new melodies as MIDI (and a piano roll, and audio)",
+        description="Generate melodies, feeding each prediction back as the next input (the seed's "
+        "music_inference_model), and write them as Standard MIDI Files. With -n N > 1 the files are numbered: "
+        "song-1.mid ... song-N.mid (likewise --png and --wav).",
+    )
+    p.add_argument("run", nargs="?", help="run directory (default: the bundled Bach model)")
+    p.add_argument("--out", default="song.mid", help="MIDI file to write (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=100, help="events (notes and rests) per melody (default: 100)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--temperature", type=float, default=1.0, help="<1 safer, >1 wilder, 0 = greedy (default: 1)")
+    how.add_argument("--greedy", action="store_true", help="always the most likely next event (the seed's argmax)")
+    p.add_argument("--top-k", type=int, help="draw only from the k most likely events")
+    p.add_argument("--prime", metavar="FILE.mid", help="continue this melody (it is not repeated in the output)")
+    p.add_argument("--track", type=int, help="MIDI track of the --prime melody (default: the highest)")
+    p.add_argument("--seed", type=int, help="random seed, for reproducible melodies")
+    p.add_argument("-n", type=int, default=1, help="how many melodies (default: 1)")
+    p.add_argument("--tempo", type=float, metavar="BPM", help="quarter notes per minute (default: the data's, or 100)")
+    p.add_argument("--key", help="key to write in, e.g. G, 'F# minor', Bbm (default: C / Am, or the primer's key)")
+    p.add_argument("--instrument", default="piano", help="General MIDI name or program 0-127 (default: piano)")
+    p.add_argument("--png", metavar="FILE.png", help="also draw a piano roll")
+    p.add_argument("--wav", metavar="FILE.wav", help="also render audio with FluidSynth and a GM soundfont")
+    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(handler=music_generate)
+
+    p = actions.add_parser(
+        "eval",
+        help="held-out NLL and how generated melodies compare with real ones",
+        description="Negative log-likelihood of the run's held-out pieces, and pitch-class, duration and interval "
+        "divergences, scale consistency, range, distinct pitches and copy rate of N generated pieces against "
+        "them; the reference column measures the held-out pieces against the training pieces.",
+    )
+    p.add_argument("run", nargs="?", help="run directory (default: the bundled Bach model)")
+    p.add_argument("-n", type=int, default=100, help="generated pieces (default: 100)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1)")
+    p.add_argument("--top-k", type=int, help="draw only from the k most likely events")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the generated pieces (default: 0)")
+    p.add_argument("--data", nargs="+", metavar="PATH", help="evaluate on these pieces instead of the held-out split")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(handler=music_eval)
+
+
+# -- handlers ----------------------------------------------------------------------------------------------------
+def _eprint(text: str) -> None:
+    import sys
+
+    print(text, file=sys.stderr)
+
+
+def music_prepare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rnnkit.errors import RnnkitError
+    from rnnkit.music.corpus import save_corpus
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise RnnkitError(f"--out {out}: exists; use --force to overwrite it")
+    if out.suffix != ".npz":
+        raise RnnkitError(f"--out {out}: a corpus file ends in .npz")
+    if not out.parent.is_dir():
+        raise RnnkitError(f"--out {out}: the folder {out.parent} does not exist")
+    if args.corpus:
+        melodies, meta = _prepare_corpus(args.corpus, args.limit)
+    else:
+        from rnnkit.music.train import read_midi_sources
+
+        melodies = read_midi_sources(args.data, args.track, warn=_eprint)
+        meta = {"source": [str(p) for p in args.data]}
+    if not melodies:
+        raise RnnkitError("no melodies found")
+    save_corpus(melodies, out, meta)
+    notes = sum(m.num_notes for m in melodies)
+    print(f"wrote {out}: {len(melodies)} melodies, {notes} notes")
+    print(f"train on it with: rnnkit music train --data {out}")
+    return 0
+
+
+def _prepare_corpus(name: str, limit: int | None):
+    import warnings
+
+    from rnnkit.errors import RnnkitError
+
+    try:
+        import music21
+    except ImportError:
+        raise RnnkitError("--corpus needs music21: pip install 'rnnkit[music]'") from None
+    from rnnkit.music.prepare import prepare_music21_corpus
+
+    def progress(i: int, n: int, path: str) -> None:
+        if i % 50 == 0:
+            _eprint(f"  {i}/{n} {path}")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        melodies = prepare_music21_corpus(name, limit=limit, progress=progress)
+    for w in caught:
+        if str(w.message).startswith("skipped"):
+            _eprint(f"warning: {w.message}")
+    return melodies, {"source": f"music21 corpus: {name}", "music21": music21.__version__}
+
+
+def music_train(args: argparse.Namespace) -> int:
+    from rnnkit.music import train as music
+    from rnnkit.music.model import ModelConfig, preset_configs
+    from rnnkit.training import TrainConfig
+
+    if args.resume:
+        summary = music.resume(args.resume, max_time=args.max_time, progress=not args.quiet)
+        out = args.resume
+    else:
+        out = args.out or f"runs/music-{time.strftime('%Y%m%d-%H%M%S')}"
+        pick = lambda cls: {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}  # noqa: E731
+        model, train_config = preset_configs(args.preset, pick(ModelConfig), pick(TrainConfig))
+        data = music.DataConfig(
+            data=tuple(args.data),
+            track=args.track,
+            val_fraction=args.val_fraction,
+            transpose=not args.no_transpose,
+            tx=args.tx,
+        )
+        summary = music.train(
+            out,
+            model,
+            train_config,
+            data,
+            preset=args.preset,
+            epochs=args.epochs,
+            force=args.force,
+            progress=not args.quiet,
+        )
+    best = summary["best_val"]
+    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
+    if best is not None:
+        print(f"best held-out loss: {best:.4f} nats per token")
+    print(f"run: {out}  (loss curves: {out}/loss.png; write a melody with: rnnkit music generate {out} --out song.mid)")
+    return 0
+
+
+def music_generate(args: argparse.Namespace) -> int:
+    from rnnkit.errors import RnnkitError
+    from rnnkit.music.train import load
+
+    gen = load(args.run)
+    prime = None
+    if args.prime:
+        from rnnkit.music.midi import read_midi
+
+        prime = read_midi(args.prime, args.track)
+    n = args.n
+    if args.greedy and n > 1:
+        raise RnnkitError("--greedy writes one melody (it is deterministic); drop -n")
+    melodies = gen.generate(
+        n,
+        args.steps,
+        temperature=args.temperature,
+        greedy=args.greedy,
+        top_k=args.top_k,
+        prime=prime,
+        seed=args.seed,
+    )
+    signature = prime.time_signature if prime is not None else None
+    tempo = args.tempo if args.tempo is not None else (prime.tempo_bpm if prime is not None else None)
+    written = gen.write(
+        melodies,
+        args.out,
+        tempo_bpm=tempo,
+        key=args.key,
+        instrument=args.instrument,
+        time_signature=signature,
+        png=args.png,
+        wav=args.wav,
+    )
+    for w in written:
+        m = w.melody
+        extra = "".join(f", {what} {path}" for what, path in (("piano roll", w.png), ("audio", w.wav)) if path)
+        print(f"wrote {w.midi}: {len(m)} events, {m.total_beats:g} beats, {m.key.name}, {m.tempo_bpm:g} bpm{extra}")
+    return 0
+
+
+def music_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from rnnkit.music.train import DataConfig, evaluate, load_run, read_melodies
+
+    loaded = load_run(args.run)
+    held = None
+    if args.data:
+        held = read_melodies(DataConfig(data=tuple(args.data)), warn=_eprint)
+    result = evaluate(loaded, args.n, args.temperature, args.top_k, args.seed, held, warn=_eprint)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(format_eval(result))
+    return 0
+
+
+ROWS = (  # key, label, format, target
+    ("pitch_class_jsd", "pitch-class JSD", "{:.4f}", "<= 0.05"),
+    ("duration_jsd", "duration JSD", "{:.4f}", "<= 0.05"),
+    ("interval_jsd", "interval JSD", "{:.4f}", ""),
+    ("scale_consistency", "scale consistency", "{:.3f}", ">= 0.95"),
+    ("pitch_range", "pitch range (semitones)", "{:.1f}", ""),
+    ("distinct_pitches", "distinct pitches", "{:.1f}", ""),
+    ("copy_rate", "copy rate (8-grams)", "{:.3f}", "well below 0.5"),
+)
+
+
+def format_eval(result: dict) -> str:
+    """The eval result as a text table: model against the held-out-vs-train reference."""
+    h, g = result["held_out"], result["generated"]
+    lines = [
+        f"held-out: {h['pieces']} pieces, {h['tokens']} predictions: NLL {result['nll']:.4f} nats/token "
+        f"(perplexity {result['perplexity']:.2f})",
+        f"generated: {g['pieces']} pieces, temperature {g['temperature']:g}"
+        + (f", top-k {g['top_k']}" if g["top_k"] else "")
+        + f", seed {g['seed']}, the held-out pieces' lengths",
+        "",
+        f"{'metric':<26}{'model':>10}{'reference':>12}  target",
+    ]
+    for key, label, fmt, target in ROWS:
+        m, r = fmt.format(result["model"][key]), fmt.format(result["reference"][key])
+        lines.append(f"{label:<26}{m:>10}{r:>12}  {target}".rstrip())
+    lines.append("reference: the held-out pieces against the training pieces")
+    return "\n".join(lines)

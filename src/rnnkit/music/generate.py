@@ -1,0 +1,205 @@
+"""Writing new melodies with a trained model: the seed's music_inference_model, batched, then MIDI out.
+
+Generation starts from the boundary token (the start of a piece) or from a primer melody read once, and then
+feeds each drawn token back as the next input for `steps` steps, carrying the recurrent state (x_t = y_{t-1}).
+The boundary is never drawn, so a melody has exactly `steps` events. `greedy` takes the argmax at every step
+(the seed's inference model); the default draws from the softmax at a temperature, optionally from the top k.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.errors import RnnkitError
+from rnnkit.music.model import MelodyModel
+from rnnkit.music.tokens import (
+    BOUNDARY_ID,
+    C_MAJOR,
+    Event,
+    Key,
+    Melody,
+    estimate_key,
+    key_shift,
+    pitch_name,
+    transpose,
+    transpose_to_c,
+)
+from rnnkit.text.generate import draw, filter_logits
+
+
+@dataclass(frozen=True)
+class Written:
+    """The files written for one melody (png and wav are None unless asked for)."""
+
+    midi: Path
+    png: Path | None
+    wav: Path | None
+    melody: Melody  # as written: in the output key, with its tempo
+
+
+def format_events(events: list[Event], limit: int | None = None) -> str:
+    """'G4:1 G4:2 D5:1 rest:0.5': pitch name and beats of each event (the first `limit`)."""
+    shown = events if limit is None else events[:limit]
+    text = " ".join(f"{pitch_name(p)}:{d:g}" for p, d in shown)
+    return text + (" ..." if limit is not None and len(events) > limit else "")
+
+
+def numbered_paths(path: str | os.PathLike, n: int) -> list[Path]:
+    """[path] for one melody; song.mid -> song-1.mid ... song-n.mid for n > 1."""
+    path = Path(path)
+    if n == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}-{i}{path.suffix}") for i in range(1, n + 1)]
+
+
+class MelodyGenerator:
+    """A trained melody model with its vocabulary and what the run knows about its data.
+
+    Parameters
+    ----------
+    model : MelodyModel
+    vocab : rnnkit.music.tokens.Vocabulary
+    transposed : whether the model was trained on melodies moved to C major / A minor
+    tempo_bpm, time_signature : defaults for the MIDI files written (from the training data)
+    """
+
+    def __init__(
+        self, model: MelodyModel, vocab, transposed: bool = True, tempo_bpm: float = 100.0, time_signature=(4, 4)
+    ):
+        self.model, self.vocab, self.transposed = model, vocab, transposed
+        self.tempo_bpm, self.time_signature = float(tempo_bpm), tuple(time_signature)
+        model.eval()
+
+    # -- token ids -------------------------------------------------------------------------------------------
+    def encode_primer(self, primer: Melody) -> tuple[np.ndarray, int]:
+        """The primer's ids (unknown events mapped to the nearest token) and the shift that put it in C: (P,), s."""
+        shift = 0
+        if self.transposed:
+            moved = transpose_to_c(primer)
+            shift = moved.transposition - primer.transposition
+            primer = moved
+        return self.vocab.encode(primer, unknown="nearest"), shift
+
+    def generate_ids(
+        self,
+        n: int = 1,
+        steps: int = 100,
+        temperature: float = 1.0,
+        greedy: bool = False,
+        top_k: int | None = None,
+        prime: np.ndarray | None = None,
+        seed: int | None = None,
+    ) -> np.ndarray:
+        """n melodies of `steps` token ids each, drawn after the boundary and the primer ids: (n, steps)."""
+        if n < 1 or steps < 1:
+            raise RnnkitError(f"-n and --steps must be >= 1, got {n} and {steps}")
+        if temperature < 0:
+            raise RnnkitError(f"--temperature must be >= 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise RnnkitError(f"--top-k must be >= 1, got {top_k}")
+        greedy = greedy or temperature == 0
+        rng = np.random.default_rng(seed)
+        start = np.concatenate([[BOUNDARY_ID], [] if prime is None else prime]).astype(np.int64)  # (P+1,)
+        logits, states, _ = self.model.forward(start[:, None])  # (P+1, 1, V), read once
+        logits = np.repeat(logits[-1], n, axis=0)  # (n, V)
+        states = [
+            tuple(np.repeat(s, n, axis=0) for s in st) if isinstance(st, tuple) else np.repeat(st, n, axis=0)
+            for st in states
+        ]
+        out = np.empty((n, steps), dtype=np.int64)  # (n, steps)
+        for t in range(steps):
+            logits = logits.astype(np.float64)
+            logits[:, BOUNDARY_ID] = -np.inf  # a melody runs for all its steps
+            if greedy:
+                ids = logits.argmax(axis=1)  # (n,)
+            else:
+                ids = draw(filter_logits(logits, temperature, top_k, None), rng)  # (n,)
+            out[:, t] = ids
+            if t + 1 < steps:
+                logits, states = self.model.step_logits(ids, states)  # (n, V)
+        return out
+
+    # -- melodies --------------------------------------------------------------------------------------------
+    def generate(
+        self,
+        n: int = 1,
+        steps: int = 100,
+        temperature: float = 1.0,
+        greedy: bool = False,
+        top_k: int | None = None,
+        prime: Melody | None = None,
+        seed: int | None = None,
+    ) -> list[Melody]:
+        """n new melodies of `steps` events, in the model's key (C major / A minor for a transposed run).
+
+        With `prime`, the melodies continue it (the primer itself is not included); each Melody's
+        `transposition` is then minus the shift that moved the primer to C, so `original_key` is the primer's.
+        """
+        prime_ids, shift = (None, 0) if prime is None else self.encode_primer(prime)
+        ids = self.generate_ids(n, steps, temperature, greedy, top_k, prime_ids, seed)
+        melodies = []
+        for row in ids:
+            events = self.vocab.decode(row)
+            m = Melody.from_events(events, time_signature=self.time_signature, tempo_bpm=self.tempo_bpm)
+            melodies.append(replace(m, key=estimate_key(m.pitches, m.durations), transposition=shift))
+        return melodies
+
+    def output_shift(self, melody: Melody, key: Key | str | None) -> int:
+        """Semitones that move a generated melody to `key` (None: back to the primer's key, if any)."""
+        if key is None:
+            return -melody.transposition
+        key = Key.parse(key) if isinstance(key, str) else key
+        return key_shift(key, C_MAJOR if self.transposed else melody.key)
+
+    def write(
+        self,
+        melodies: list[Melody],
+        out: str | os.PathLike,
+        tempo_bpm: float | None = None,
+        key: Key | str | None = None,
+        instrument: str | int = 0,
+        time_signature: tuple[int, int] | None = None,
+        png: str | os.PathLike | None = None,
+        wav: str | os.PathLike | None = None,
+    ) -> list[Written]:
+        """Write each melody as MIDI (and a piano roll, and audio); n > 1 numbers the files (see numbered_paths)."""
+        from rnnkit.music.midi import instrument_program, render_piano_roll, render_wav, write_midi
+
+        if isinstance(key, str):
+            try:
+                key = Key.parse(key)
+            except ValueError as e:
+                raise RnnkitError(f"--key: {e}") from None
+        try:
+            instrument_program(instrument)
+        except ValueError as e:
+            raise RnnkitError(f"--instrument: {e}") from None
+        tempo = self.tempo_bpm if tempo_bpm is None else tempo_bpm
+        if not tempo > 0:
+            raise RnnkitError(f"--tempo must be > 0, got {tempo}")
+        n = len(melodies)
+        mids = numbered_paths(out, n)
+        pngs = numbered_paths(png, n) if png is not None else [None] * n
+        wavs = numbered_paths(wav, n) if wav is not None else [None] * n
+        for p in [*mids, *(p for p in pngs if p), *(w for w in wavs if w)]:
+            if not p.parent.is_dir():
+                raise RnnkitError(f"{p}: the folder {p.parent} does not exist")
+        written = []
+        for melody, mid, roll, audio in zip(melodies, mids, pngs, wavs, strict=True):
+            try:
+                placed = transpose(melody, self.output_shift(melody, key))
+            except ValueError as e:
+                raise RnnkitError(str(e)) from None
+            placed = replace(placed, tempo_bpm=tempo, time_signature=time_signature or melody.time_signature)
+            write_midi(placed, mid, tempo_bpm=tempo, time_signature=placed.time_signature, instrument=instrument)
+            if roll is not None:
+                title = f"{mid.name}: {len(placed)} events, {placed.key.name}"
+                render_piano_roll(placed, roll, title=title, time_signature=placed.time_signature)
+            if audio is not None:
+                render_wav(mid, audio)
+            written.append(Written(mid, roll, audio, placed))
+        return written

@@ -1,0 +1,467 @@
+"""Training the melody model: the data (pieces, a held-out split by piece, random Tx-step windows), the Task
+the shared Trainer runs, and the run directory it fills.
+
+The training pieces are joined into one stream with the boundary token between them, [|, piece 1, |, piece 2,
+..., |], and every training example is a random window of Tx + 1 tokens cut from it: inputs the first Tx,
+targets the last Tx. So x_1 is a real value (not a zero vector, as the seed notes), and windows that cross a
+boundary teach the model how pieces begin and end. An epoch is ceil(tokens / Tx) windows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import rnnkit
+from rnnkit.errors import DataError, RnnkitError
+from rnnkit.music.generate import MelodyGenerator, format_events
+from rnnkit.music.model import DEFAULT_EPOCHS, MelodyModel, ModelConfig
+from rnnkit.music.tokens import BOUNDARY_ID, Melody, Vocabulary, transpose_to_c
+from rnnkit.nn import cross_entropy
+from rnnkit.rundir import RunDir
+from rnnkit.text.data import iter_eval_batches
+from rnnkit.training import TrainConfig, Trainer
+
+BACH = "bach"  # the bundled soprano lines of the Bach chorales
+MELODIES = "melodies.npz"  # the user's melodies, kept with the run so eval and resume need not reread MIDI
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    data: tuple[str, ...] = (BACH,)  # "bach", prepared corpus files (.npz), MIDI files or folders
+    track: int | None = None  # MIDI track of the melody (default: the highest non-drum track)
+    val_fraction: float = 0.1  # share of the pieces held out (whole pieces, never windows)
+    transpose: bool = True  # move every piece to C major / A minor
+    tx: int = 30  # window length, the seed's Tx
+
+    def validate(self) -> None:
+        if not self.data:
+            raise RnnkitError("--data needs at least one path")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise RnnkitError(f"--val-fraction must be in (0, 1), got {self.val_fraction}")
+        if self.tx < 1:
+            raise RnnkitError(f"--tx must be >= 1, got {self.tx}")
+
+
+# ------------------------------------------------------------------------------------------------- data
+
+
+def read_melodies(data: DataConfig, warn=print) -> list[Melody]:
+    """The melodies `data` names, in their own keys: the bundled chorales, .npz corpora, MIDI files/folders.
+
+    Unreadable MIDI files inside folders are skipped; `warn` is told about each and how many there were.
+    """
+    from rnnkit.music.corpus import load_bundled_bach, load_corpus
+
+    melodies: list[Melody] = []
+    for source in data.data:
+        if source == BACH:
+            melodies += load_bundled_bach()
+        elif source.endswith(".npz"):
+            melodies += load_corpus(source)
+        else:
+            melodies += read_midi_sources([source], data.track, warn)
+    return melodies
+
+
+def read_midi_sources(paths: list[str], track: int | None = None, warn=print) -> list[Melody]:
+    """Melodies of MIDI files and folders (see midi.read_midi_paths); skipped files go to `warn`, one line each."""
+    import warnings
+
+    from rnnkit.music.midi import read_midi_paths
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the skipped files are reported below, one plain line each
+        found, skipped = read_midi_paths(paths, track=track)
+    for _, reason in skipped:
+        warn(f"warning: skipped {reason}")
+    if skipped:
+        warn(f"warning: skipped {len(skipped)} unreadable MIDI file(s); read {len(found)}")
+    return found
+
+
+def split_pieces(melodies: list[Melody], val_fraction: float, seed: int = 0) -> tuple[list[Melody], list[Melody]]:
+    """Hold out round(val_fraction * N) whole pieces (at least 1), chosen by a seeded permutation: (train, val)."""
+    n = len(melodies)
+    if n < 2:
+        raise DataError(f"need at least 2 pieces to hold some out, got {n}")
+    n_val = min(n - 1, max(1, round(val_fraction * n)))
+    held = set(np.random.default_rng(seed).permutation(n)[:n_val].tolist())
+    train = [m for i, m in enumerate(melodies) if i not in held]
+    val = [m for i, m in enumerate(melodies) if i in held]
+    return train, val
+
+
+def prepare_pieces(melodies: list[Melody], transpose: bool) -> list[Melody]:
+    """The melodies moved to C major / A minor (when `transpose`), dropping any that leave the MIDI range."""
+    if not transpose:
+        return list(melodies)
+    out = []
+    for m in melodies:
+        try:
+            out.append(transpose_to_c(m))
+        except ValueError:
+            continue
+    return out
+
+
+def stream(encoded: list[np.ndarray]) -> np.ndarray:
+    """[|, piece 1, |, piece 2, ..., |] as one id array: (sum of lengths + N + 1,)."""
+    parts = [np.array([BOUNDARY_ID])]
+    for ids in encoded:
+        parts += [ids, np.array([BOUNDARY_ID])]
+    return np.concatenate(parts).astype(np.int64)
+
+
+class WindowBatcher:
+    """Endless batches of random (Tx + 1)-token windows of one token stream, seeded and exactly resumable.
+
+    Each batch is `batch_size` window starts drawn uniformly from np.random.default_rng(seed);
+    `state_dict()` (JSON-serialisable) holds the generator's state, so after `load_state_dict` the next
+    batches are those an uninterrupted batcher would have served.
+    """
+
+    def __init__(self, tokens: np.ndarray, tx: int, batch_size: int, seed: int = 0):
+        if len(tokens) < tx + 1:
+            raise DataError(f"the training data has {len(tokens)} tokens, fewer than --tx {tx} + 1; lower --tx")
+        if batch_size < 1:
+            raise DataError(f"batch size must be at least 1, got {batch_size}")
+        self.tokens, self.tx, self.batch_size = tokens, tx, batch_size
+        self._rng = np.random.default_rng([seed, 3])
+        self.batches = 0  # served so far
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """ceil(ceil(tokens / Tx) / batch_size): the batches that see about every token once."""
+        return max(1, math.ceil(math.ceil(len(self.tokens) / self.tx) / self.batch_size))
+
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """inputs (Tx, B) and targets (Tx, B), the targets one step ahead of the inputs."""
+        starts = self._rng.integers(0, len(self.tokens) - self.tx, size=self.batch_size)  # (B,)
+        windows = self.tokens[starts[:, None] + np.arange(self.tx + 1)]  # (B, Tx+1)
+        self.batches += 1
+        return windows[:, :-1].T.copy(), windows[:, 1:].T.copy()  # (Tx, B) each
+
+    def state_dict(self) -> dict:
+        return {
+            "rng": self._rng.bit_generator.state,
+            "batches": self.batches,
+            "num_tokens": len(self.tokens),
+            "tx": self.tx,
+            "batch_size": self.batch_size,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, mine in (("num_tokens", len(self.tokens)), ("tx", self.tx), ("batch_size", self.batch_size)):
+            if state[key] != mine:
+                raise DataError(f"cannot resume: the saved {key} is {state[key]}, now {mine} (has the data changed?)")
+        self._rng.bit_generator.state = state["rng"]
+        self.batches = int(state["batches"])
+
+
+@dataclass
+class MusicData:
+    """A run's pieces after transposition: training and held-out, encoded with the run's vocabulary."""
+
+    train: list[Melody]
+    val: list[Melody]
+    vocab: Vocabulary
+    train_ids: list[np.ndarray]
+    val_ids: list[np.ndarray]
+    val_unknown: int  # held-out events missing from the vocabulary, scored as their nearest token
+
+    @property
+    def train_tokens(self) -> int:
+        return sum(len(m) for m in self.train)
+
+
+def run_melodies(data: DataConfig, run: RunDir | None = None, warn=print) -> list[Melody]:
+    """The melodies a run trains on: those kept in the run (from the user's files), else read from `data`."""
+    if run is not None and (run.path / MELODIES).exists():
+        from rnnkit.music.corpus import load_corpus
+
+        return load_corpus(run.path / MELODIES)
+    return read_melodies(data, warn)
+
+
+def load_data(data: DataConfig, melodies: list[Melody], vocab: Vocabulary | None = None) -> MusicData:
+    """Transpose and split the pieces; build the vocabulary from the training pieces unless given."""
+    train, val = split_pieces(prepare_pieces(melodies, data.transpose), data.val_fraction)
+    vocab = vocab or Vocabulary.from_melodies(train)
+    val_ids = [vocab.encode(m, unknown="nearest") for m in val]
+    unknown = sum(sum(e not in vocab for e in m.events) for m in val)
+    return MusicData(train, val, vocab, [vocab.encode(m) for m in train], val_ids, unknown)
+
+
+# ------------------------------------------------------------------------------------------------- task
+
+
+class MusicTask:
+    """Random Tx-step windows through the melody model with the cross-entropy at every step."""
+
+    def __init__(self, model: MelodyModel, generator: MelodyGenerator, data: MusicData, tx: int, config: TrainConfig):
+        self.model, self.generator, self.data = model, generator, data
+        self.params, self.grads = model.params, model.grads
+        self.batcher = WindowBatcher(stream(data.train_ids), tx, config.batch_size, seed=config.seed)
+
+    def train_step(self, rng: np.random.Generator) -> tuple[float, int]:
+        self.model.train()
+        self.model.zero_grad()
+        inputs, targets = self.batcher.next_batch()  # (Tx, B) each
+        logits, _, cache = self.model.forward(inputs, None, rng)  # (Tx, B, V)
+        loss, dlogits = cross_entropy(logits, targets)
+        self.model.backward(dlogits, cache)
+        return loss, targets.size
+
+    def evaluate(self) -> float | None:
+        self.model.eval()
+        nll = negative_log_likelihood(self.model, self.data.val_ids)["nll"]
+        self.model.train()
+        return nll
+
+    def samples(self, n: int, rng: np.random.Generator) -> list[str]:
+        self.model.eval()
+        ids = self.generator.generate_ids(n, 12, seed=int(rng.integers(2**31)))
+        self.model.train()
+        return ["[" + format_events(self.data.vocab.decode(row)) + "]" for row in ids]
+
+    def data_state(self) -> dict[str, Any]:
+        return self.batcher.state_dict()
+
+    def load_data_state(self, state: dict[str, Any]) -> None:
+        self.batcher.load_state_dict(state)
+
+
+def negative_log_likelihood(model: MelodyModel, encoded: list[np.ndarray], batch_size: int = 256) -> dict[str, Any]:
+    """Mean NLL per token of whole pieces read from their start; the end of each piece counts as a token."""
+    if not encoded:
+        raise RnnkitError("no held-out pieces to evaluate")
+    total, count = 0.0, 0
+    for inputs, targets, mask in iter_eval_batches(encoded, batch_size):  # (T, B) each
+        logits, _, _ = model.forward(inputs)  # (T, B, V)
+        loss, _ = cross_entropy(logits.astype(np.float64), targets, mask)
+        total += loss * mask.sum()
+        count += int(mask.sum())
+    return {"nll": total / count, "tokens": count, "pieces": len(encoded)}
+
+
+# ------------------------------------------------------------------------------------------------- runs
+
+
+def _stats(data: MusicData) -> dict[str, Any]:
+    from collections import Counter
+
+    tempos = [m.tempo_bpm for m in data.train if m.tempo_bpm]
+    signature = Counter(m.time_signature for m in data.train).most_common(1)[0][0]
+    return {
+        "train_pieces": len(data.train),
+        "val_pieces": len(data.val),
+        "train_tokens": data.train_tokens,
+        "val_tokens": sum(len(m) for m in data.val),
+        "vocab_size": len(data.vocab),
+        "tempo_bpm": float(np.median(tempos)) if tempos else 100.0,
+        "time_signature": list(signature),
+    }
+
+
+def _data_config(d: dict[str, Any]) -> DataConfig:
+    return DataConfig(**{**d, "data": tuple(d["data"])})
+
+
+def build(run: RunDir, config: dict[str, Any], data: MusicData) -> Trainer:
+    """The Trainer (with its task, model and generator) of a resolved config and the data it names."""
+    data_cfg = _data_config(config["data"])
+    model_cfg, train_cfg = ModelConfig(**config["model"]), TrainConfig(**config["train"])
+    model = MelodyModel(model_cfg, len(data.vocab), seed=train_cfg.seed)
+    stats = config.get("stats") or _stats(data)
+    generator = MelodyGenerator(model, data.vocab, data_cfg.transpose, stats["tempo_bpm"], stats["time_signature"])
+    task = MusicTask(model, generator, data, data_cfg.tx, train_cfg)
+    return Trainer(train_cfg, task, run)
+
+
+def train(
+    out: str | Path,
+    model: ModelConfig,
+    train_config: TrainConfig,
+    data: DataConfig,
+    preset: str = "default",
+    epochs: float | None = None,
+    force: bool = False,
+    progress: bool = True,
+    log=print,
+) -> dict[str, Any]:
+    """Train a new melody model into the run directory `out`; return the Trainer's summary.
+
+    The length of training is `epochs` (ceil(tokens / Tx) windows each), or train_config.max_steps, or
+    train_config.max_time; with none of them, the preset's number of epochs.
+    """
+    model.validate()
+    train_config.validate()
+    data.validate()
+    if epochs is not None and train_config.max_steps is not None:
+        raise RnnkitError("give --epochs or --max-steps, not both")
+    if epochs is not None and not epochs > 0:
+        raise RnnkitError(f"--epochs must be > 0, got {epochs}")
+    run = RunDir(out)
+    melodies = read_melodies(data, warn=log)
+    loaded = load_data(data, melodies)  # validates the data before anything is written
+    if epochs is None and train_config.max_steps is None and train_config.max_time is None:
+        epochs = DEFAULT_EPOCHS.get(preset, 100)
+    if epochs is not None:
+        windows = WindowBatcher(stream(loaded.train_ids), data.tx, train_config.batch_size)
+        train_config = dataclasses.replace(train_config, max_steps=max(1, round(epochs * windows.batches_per_epoch)))
+    config = {
+        "kind": "music",
+        "rnnkit": rnnkit.__version__,
+        "preset": preset,
+        "epochs": epochs,
+        "model": asdict(model),
+        "train": asdict(train_config),
+        "data": {**asdict(data), "data": list(data.data)},
+        "stats": _stats(loaded),
+    }
+    run.create(force=force)
+    if any(s != BACH for s in data.data):
+        from rnnkit.music.corpus import save_corpus
+
+        save_corpus(melodies, run.path / MELODIES, {"source": list(data.data)})
+    trainer = build(run, config, loaded)
+    run.write_vocab(loaded.vocab.to_json())
+    run.write_config(config)
+    return _run(trainer, config, loaded, log, progress)
+
+
+def resume(out: str | Path, max_time: float | None = None, progress: bool = True, log=print) -> dict[str, Any]:
+    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time)."""
+    run = RunDir(out)
+    config = _music_config(run)
+    if max_time is not None:
+        config["train"]["max_time"] = max_time
+    data_cfg = _data_config(config["data"])
+    data = load_data(data_cfg, run_melodies(data_cfg, run, log), Vocabulary.from_json(run.read_vocab()))
+    trainer = build(run, config, data)
+    trainer.resume()
+    log(f"resuming {run} at step {trainer.step}")
+    return _run(trainer, config, data, log, progress)
+
+
+def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progress: bool) -> dict[str, Any]:
+    log(json.dumps(config, indent=2))
+    if data.val_unknown:
+        log(f"note: {data.val_unknown} held-out events are not in the vocabulary; they are scored as their nearest")
+    trainer.progress = progress
+    trainer.log = log
+    summary = trainer.train()
+    m = config["model"]
+    trainer.run.plot(title=f"{m['cell']} {m['hidden_size']} on {', '.join(config['data']['data'])}")
+    return summary
+
+
+def _music_config(run: RunDir) -> dict[str, Any]:
+    config = run.read_config()
+    if config.get("kind") != "music":
+        raise RnnkitError(f"{run}: not a melody-model run")
+    return config
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+@dataclass
+class LoadedRun:
+    """A trained run: its generator (model, vocabulary) and resolved config."""
+
+    generator: MelodyGenerator
+    config: dict[str, Any]
+    path: Path
+
+    @property
+    def data_config(self) -> DataConfig:
+        return _data_config(self.config["data"])
+
+    def data(self, warn=print) -> MusicData:
+        """The run's training and held-out pieces, as it split them."""
+        melodies = run_melodies(self.data_config, RunDir(self.path), warn)
+        return load_data(self.data_config, melodies, self.generator.vocab)
+
+
+def load_run(run: str | Path | None = None) -> LoadedRun:
+    """A run directory with its best weights (the pretrained Bach model when `run` is None)."""
+    rd = RunDir(Path(run) if run is not None else pretrained_path())
+    if run is None and not rd.is_run():
+        raise RnnkitError(f"the pretrained melody model is missing from {rd}; train one with `rnnkit music train`")
+    config = _music_config(rd)
+    try:
+        model_cfg = ModelConfig(**config["model"])
+        _data_config(config["data"])
+        vocab = Vocabulary.from_json(rd.read_vocab())
+        stats = config["stats"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise RnnkitError(f"{rd}: config.json or vocab.json is from an incompatible version ({e})") from None
+    arrays, _ = rd.load_model()
+    model = MelodyModel(model_cfg, len(vocab))
+    model.load_params(arrays)
+    transposed = bool(config["data"]["transpose"])
+    generator = MelodyGenerator(model, vocab, transposed, stats["tempo_bpm"], tuple(stats["time_signature"]))
+    return LoadedRun(generator, config, rd.path)
+
+
+def load(run: str | Path | None = None) -> MelodyGenerator:
+    """The MelodyGenerator of a run directory, or of the pretrained Bach model."""
+    return load_run(run).generator
+
+
+def pretrained_path() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("rnnkit").joinpath("data", "pretrained", "bach")))
+
+
+# ------------------------------------------------------------------------------------------------- eval
+
+
+def evaluate(
+    loaded: LoadedRun,
+    num_pieces: int = 100,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int = 0,
+    held_out: list[Melody] | None = None,
+    warn=print,
+) -> dict[str, Any]:
+    """Held-out NLL per token, and the metrics of generated pieces against the held-out ones (see metrics).
+
+    `num_pieces` melodies are generated from the start token, their lengths those of the held-out pieces in
+    turn. The reference row is the held-out pieces measured against the training pieces: what a model
+    should approach. `held_out` replaces the run's held-out split (melodies in their own keys).
+    """
+    from rnnkit.music import metrics
+
+    if num_pieces < 1:
+        raise RnnkitError(f"-n must be >= 1, got {num_pieces}")
+    data = loaded.data(warn)
+    gen = loaded.generator
+    held = data.val if held_out is None else prepare_pieces(held_out, loaded.data_config.transpose)
+    if not held:
+        raise RnnkitError("no held-out pieces to evaluate")
+    encoded = [gen.vocab.encode(m, unknown="nearest") for m in held]
+    unknown = sum(sum(e not in gen.vocab for e in m.events) for m in held)
+    nll = negative_log_likelihood(gen.model, encoded)
+    lengths = np.array([len(held[i % len(held)]) for i in range(num_pieces)])  # (N,)
+    ids = gen.generate_ids(num_pieces, int(lengths.max()), temperature=temperature, top_k=top_k, seed=seed)
+    generated = [Melody.from_events(gen.vocab.decode(row[:n])) for row, n in zip(ids, lengths, strict=True)]
+    return {
+        "run": str(loaded.path),
+        "held_out": {"pieces": len(held), "tokens": nll["tokens"], "unknown_events": unknown},
+        "nll": nll["nll"],
+        "perplexity": math.exp(nll["nll"]),
+        "generated": {"pieces": num_pieces, "temperature": temperature, "top_k": top_k, "seed": seed},
+        "model": metrics.compare(generated, held, data.train),
+        "reference": metrics.compare(held, data.train, data.train),
+    }
