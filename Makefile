@@ -1,5 +1,5 @@
 # The README's commands. Each creates .venv from pyproject.toml when it is missing.
-#   make demo    train a name model for about two minutes, print new surnames (and a melody)
+#   make demo    train a name model for about two minutes, print new surnames, then write a melody
 #   make test    the test suite (installs the test extra: pytest, hypothesis, torch as the oracle)
 #   make bench   the engine speed benchmark against torch
 PYTHON ?= python3
@@ -32,7 +32,12 @@ demo: $(CORE)
 	$(BIN)/rnnkit text train --out $$run --max-time 120 --eval-every 250 && \
 	echo && echo "== 20 new surnames (not in the training data):" && \
 	$(BIN)/rnnkit text sample $$run -n 20 --novel --seed 1 && \
-	echo && echo "== Loss curves: $$run/loss.png"
+	echo && echo "== Loss curves: $$run/loss.png" && \
+	mus=$(DEMO)/music-$$(date +%Y%m%d-%H%M%S); \
+	echo && echo "== Training a small melody model (the seed's LSTM 64) on Bach chorale soprano lines -> $$mus" && \
+	$(BIN)/rnnkit music train --preset seed --epochs 40 --out $$mus --quiet && \
+	$(BIN)/rnnkit music generate $$mus --steps 64 --seed 0 --out $$mus/song.mid --png $$mus/song.png && \
+	echo "== Melody: $$mus/song.mid  piano roll: $$mus/song.png  (loss curves: $$mus/loss.png)"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
