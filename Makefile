@@ -39,6 +39,10 @@ demo: $(CORE)
 	$(BIN)/rnnkit music generate $$mus --steps 64 --seed 0 --out $$mus/song.mid --png $$mus/song.png && \
 	echo "== Melody: $$mus/song.mid  piano roll: $$mus/song.png  (loss curves: $$mus/loss.png)"
 
+# torch is the peer in the benchmark, so it needs the test extra; BENCH_ARGS=--json for machines
+bench: $(STAMP)
+	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
+
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest

@@ -6,7 +6,7 @@ and backward ADDS into `grads`, since a weight is shared by every time step.
 """
 
 from rnnkit.nn.dropout import dropout_mask
-from rnnkit.nn.embedding import Embedding
+from rnnkit.nn.embedding import Embedding, sum_rows
 from rnnkit.nn.gru import GRU, GRUCache
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.losses import cross_entropy, log_softmax, softmax
@@ -31,4 +31,5 @@ __all__ = [
     "dropout_mask",
     "log_softmax",
     "softmax",
+    "sum_rows",
 ]

@@ -4,6 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
+ONE_HOT_LIMIT = 1 << 22  # entries of the (V, N) one-hot matrix beyond which sum_rows falls back to np.add.at
+
+
+def sum_rows(ids: np.ndarray, d: np.ndarray, num_rows: int) -> np.ndarray:
+    """out[v] = sum of d[k] over the positions k where ids[k] == v: (num_rows, K), for ids (...) and d (..., K).
+
+    The backward of a row lookup. It runs as one GEMM with a one-hot (num_rows, N) matrix, far faster than
+    np.add.at for the small vocabularies of character models.
+    """
+    flat = ids.reshape(-1)
+    d2 = d.reshape(flat.size, -1)  # (N, K)
+    if num_rows * flat.size > ONE_HOT_LIMIT:
+        out = np.zeros((num_rows, d2.shape[1]), dtype=d.dtype)
+        np.add.at(out, flat, d2)
+        return out
+    one_hot = np.equal.outer(np.arange(num_rows), flat).astype(d.dtype)  # (V, N)
+    return one_hot @ d2  # (V, K)
+
 
 class Embedding:
     """A table W (V, E); forward(ids) = W[ids]. params: W, initialised N(0, 1) as torch does."""
@@ -25,6 +43,5 @@ class Embedding:
         return self.params["W"][ids], ids
 
     def backward(self, dout: np.ndarray, ids: np.ndarray) -> None:
-        """Add dL/dW: row ids[k] receives dout[k], summed over repeats (np.add.at)."""
-        E = self.params["W"].shape[1]
-        np.add.at(self.grads["W"], ids.ravel(), dout.reshape(-1, E))
+        """Add dL/dW: row ids[k] receives dout[k], summed over repeats."""
+        self.grads["W"] += sum_rows(ids, dout, self.params["W"].shape[0])

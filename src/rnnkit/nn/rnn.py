@@ -17,7 +17,7 @@ from rnnkit.nn.recurrent import Recurrent
 
 @dataclass(frozen=True)
 class RNNCache:
-    x: np.ndarray  # (T, B, D) the inputs
+    x: np.ndarray | None  # (T, B, D) the inputs, or None when forward was given x_proj
     hs: np.ndarray  # (T+1, B, H) h_0 .. h_T
 
 
@@ -26,39 +26,49 @@ class RNN(Recurrent):
 
     gates = 1
 
-    def forward(self, x: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, RNNCache]:
+    def forward(
+        self, x: np.ndarray | None, state: np.ndarray | None = None, *, x_proj: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, RNNCache]:
         """Run the layer over x (T, B, D) from h_0 = state (B, H) or zeros.
 
+        x_proj (T, B, H), when given, stands for x W_ih^T + b (see `input_table`) and x may be None.
         Returns hs (T, B, H), the final h_T (B, H) and the cache backward needs.
         """
-        self._check_input(x)
-        T, B, _ = x.shape
-        W_hh = self.params["W_hh"]
+        T, B = self._steps(x, x_proj)
         hs = np.empty((T + 1, B, self.hidden_size), dtype=self.dtype)  # (T+1, B, H)
-        hs[0] = self.initial_state(B) if state is None else state
-        hs[1:] = self._project_inputs(x, self.params["b"])  # x_proj, overwritten step by step by h_t
+        _, source = self._inputs(x, x_proj, out=hs[1:])  # x W_ih^T + b, overwritten step by step by h_t
+        hs[0] = self._initial(state, B)
+        W = np.ascontiguousarray(self.params["W_hh"].T)  # (H, H)
+        rec = np.empty_like(hs[0])
         for t in range(T):
             h = hs[t + 1]
-            h += hs[t] @ W_hh.T  # (B, H)
+            np.matmul(hs[t], W, out=rec)  # (B, H)
+            np.add(rec, h if source is None else source[t], out=h)
             np.tanh(h, out=h)
-        return hs[1:], hs[T].copy(), RNNCache(x, hs)
+        return hs[1:], hs[T].copy(), RNNCache(x if x_proj is None else None, hs)
+
+    def step(self, x_proj: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One step for generation, keeping nothing for backward: x_proj (B, H) = W_ih x_t + b -> h_t, h_t."""
+        h = state @ self.params["W_hh"].T  # (B, H)
+        h += x_proj
+        np.tanh(h, out=h)
+        return h, h
 
     def backward(
         self, dhs: np.ndarray, cache: RNNCache, dstate: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Backpropagate dhs = dL/dh_t (T, B, H) and dstate = dL/dh_T (B, H) through time.
 
-        Adds dW_ih, dW_hh, db into self.grads; returns dx (T, B, D) and dL/dh_0 (B, H).
+        Adds dW_ih, dW_hh, db into self.grads; returns dx (T, B, D) (dL/dx_proj (T, B, H) when forward was
+        given x_proj, whose W_ih and b gradients are then the caller's) and dL/dh_0 (B, H).
         """
         hs, W_hh = cache.hs, self.params["W_hh"]
-        T = dhs.shape[0]
-        dz = np.empty_like(dhs)  # (T, B, H) dL/d(pre-activation)
-        dh = np.zeros_like(hs[0]) if dstate is None else dstate.astype(self.dtype, copy=True)
+        T, B, H = dhs.shape
+        dz = np.multiply(hs[1:], hs[1:])  # (T, B, H) dL/d(pre-activation), starting as h²
+        np.subtract(1.0, dz, out=dz)  # tanh' = 1 - h², for every step at once
+        dh = np.zeros((B, H), dtype=self.dtype) if dstate is None else np.array(dstate, dtype=self.dtype)
         for t in reversed(range(T)):
             dh += dhs[t]
-            h = hs[t + 1]
-            np.multiply(dh, 1.0 - h * h, out=dz[t])  # tanh' = 1 - h^2
-            dh = dz[t] @ W_hh  # (B, H) dL/dh_{t-1}
-        self.grads["b"] += dz.sum(axis=(0, 1))
-        self._recurrent_grads(dz, hs[:T])
-        return self._input_grads(dz, cache.x), dh
+            dz[t] *= dh
+            np.matmul(dz[t], W_hh, out=dh)  # (B, H) dL/dh_{t-1}
+        return self._weight_grads(dz, cache.x, hs[:T]), dh

@@ -64,11 +64,17 @@ class RecurrentStack:
             layer.zero_grad()
 
     def forward(
-        self, x: np.ndarray, states: list | None = None, rng: np.random.Generator | None = None
+        self,
+        x: np.ndarray | None,
+        states: list | None = None,
+        rng: np.random.Generator | None = None,
+        *,
+        x_proj: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list, StackCache]:
         """x (T, B, D) -> hs of the top layer (T, B, H), the final states, the cache.
 
-        rng draws the dropout masks; it is needed only while training with dropout > 0.
+        rng draws the dropout masks; it is needed only while training with dropout > 0. x_proj (T, B, G*H),
+        when given, is the first layer's input projection in place of x (see `Recurrent.input_table`).
         """
         states = [None] * len(self.layers) if states is None else states
         final, caches, masks = [], [], []
@@ -81,13 +87,16 @@ class RecurrentStack:
                 mask = dropout_mask(h.shape, self.dropout, rng, h.dtype)
                 h = h * mask
             masks.append(mask)
-            h, state, cache = layer.forward(h, states[l])  # (T, B, H)
+            h, state, cache = layer.forward(h, states[l], x_proj=x_proj if l == 0 else None)  # (T, B, H)
             final.append(state)
             caches.append(cache)
         return h, final, StackCache(caches, masks)
 
     def backward(self, dhs: np.ndarray, cache: StackCache, dstates: list | None = None) -> tuple[np.ndarray, list]:
-        """dhs (T, B, H) on the top layer's outputs -> dx (T, B, D) and the gradient of every initial state."""
+        """dhs (T, B, H) on the top layer's outputs -> dx (T, B, D) and the gradient of every initial state.
+
+        dx is dL/dx_proj (T, B, G*H) when forward was given x_proj.
+        """
         dstates = [None] * len(self.layers) if dstates is None else dstates
         dstates0 = [None] * len(self.layers)
         d = dhs

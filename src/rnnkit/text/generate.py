@@ -51,10 +51,23 @@ def filter_logits(logits: np.ndarray, temperature: float, top_k: int | None, top
 
 
 def draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One index per row of probs (B, V), by inverse CDF: (B,)."""
+    """One index per row of probs (B, V), by inverse CDF: (B,). Rows need not sum to 1, only be >= 0."""
     cdf = np.cumsum(probs, axis=1)
     u = rng.random((probs.shape[0], 1)) * cdf[:, -1:]
     return np.minimum((cdf <= u).sum(axis=1), probs.shape[1] - 1)
+
+
+def next_ids(logits, temperature, top_k, top_p, rng, greedy) -> np.ndarray:
+    """The sampler's choice for each row of logits (B, V): (B,), the argmax when greedy."""
+    if greedy:
+        return logits.argmax(axis=1)
+    if top_k is None and top_p is None:  # exp(z / temperature) unnormalised: draw scales by the row sum
+        z = logits.astype(np.float64)  # (B, V)
+        if temperature != 1.0:
+            z /= temperature
+        z -= z.max(axis=1, keepdims=True)
+        return draw(np.exp(z, out=z), rng)
+    return draw(filter_logits(logits, temperature, top_k, top_p), rng)
 
 
 class NameGenerator:
@@ -143,15 +156,13 @@ class NameGenerator:
 
     def _sample_batch(self, batch, temperature, top_k, top_p, prefix_ids, rng, max_length, greedy) -> list[str]:
         logits, states = self._read_prefix(prefix_ids, batch)  # (batch, V)
+        table = self.model.input_table()  # the weights stay fixed while sampling: look the inputs up
         out = [list(prefix_ids) for _ in range(batch)]
         active = np.arange(batch)  # rows still writing
         if len(prefix_ids) == 0:
             logits[:, self.vocab.eos] = -np.inf  # a name has at least one character
         for _ in range(max(0, max_length - len(prefix_ids))):
-            if greedy:
-                ids = logits.argmax(axis=1)
-            else:
-                ids = draw(filter_logits(logits, temperature, top_k, top_p), rng)  # (A,)
+            ids = next_ids(logits, temperature, top_k, top_p, rng, greedy)  # (A,)
             going = ids != self.vocab.eos
             for row, i in zip(active[going], ids[going], strict=True):
                 out[row].append(int(i))
@@ -160,7 +171,7 @@ class NameGenerator:
                 states = _take(states, np.flatnonzero(going))
             if active.size == 0:
                 break
-            logits, states = self.model.step_logits(ids, states)  # (A, V)
+            logits, states = self.model.step_logits(ids, states, table)  # (A, V)
         return [self.vocab.decode(ids) for ids in out]
 
     # -- beam search -----------------------------------------------------------------------------------------

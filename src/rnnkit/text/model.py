@@ -83,9 +83,12 @@ class CharModel:
     def forward(
         self, ids: np.ndarray, states: list | None = None, rng: np.random.Generator | None = None
     ) -> tuple[np.ndarray, list, CharModelCache]:
-        """ids (T, B) -> logits (T, B, V), the final states of every layer, the cache."""
-        x, _ = self.embed.forward(ids)  # (T, B, E)
-        hs, states, rnn_cache = self.rnn.forward(x, states, rng)  # (T, B, H)
+        """ids (T, B) -> logits (T, B, V), the final states of every layer, the cache.
+
+        The embedding and the first layer's input projection run fused: a lookup in E W_ih^T + b (V, G*H).
+        """
+        x_proj = self.input_table()[ids]  # (T, B, G*H)
+        hs, states, rnn_cache = self.rnn.forward(None, states, rng, x_proj=x_proj)  # (T, B, H)
         mask = None
         if self.training and self.config.dropout > 0:
             mask = nn.dropout_mask(hs.shape, self.config.dropout, rng, self.dtype)
@@ -98,10 +101,43 @@ class CharModel:
         dhs = self.head.backward(dlogits, cache.top)  # (T, B, H)
         if cache.mask is not None:
             dhs *= cache.mask
-        dx, _ = self.rnn.backward(dhs, cache.rnn)  # (T, B, E)
-        self.embed.backward(dx, cache.ids)
+        dx_proj, _ = self.rnn.backward(dhs, cache.rnn)  # (T, B, G*H)
+        dtable = nn.sum_rows(cache.ids, dx_proj, self.vocab_size)  # (V, G*H)
+        self.embed.grads["W"] += self.rnn.layers[0].input_table_backward(dtable, self.embed.params["W"])
 
-    def step_logits(self, ids: np.ndarray, states: list | None) -> tuple[np.ndarray, list]:
-        """One step for generation: ids (B,) -> logits (B, V), carrying the states (never re-running a prefix)."""
-        logits, states, _ = self.forward(ids[None, :], states)
-        return logits[0], states
+    def input_table(self) -> np.ndarray:
+        """The embedding through the first layer's input projection, E W_ih^T + b: (V, G*H), one row per id."""
+        return self.rnn.layers[0].input_table(self.embed.params["W"])
+
+    def step_logits(
+        self, ids: np.ndarray, states: list | None, table: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list]:
+        """One step for generation: ids (B,) -> logits (B, V), carrying the states (never re-running a prefix).
+
+        The same function as forward on a sequence of length 1 (in eval mode), without building caches.
+        table: `input_table()`, computed once by a caller that takes many steps with the same weights.
+        """
+        first = self.rnn.layers[0]
+        E = self.embed.params["W"]
+        if table is None and len(ids) >= self.vocab_size:
+            table = self.input_table()
+        if table is not None:
+            x_proj = table[ids]  # (B, G*H)
+        else:
+            x_proj = E[ids] @ first.params["W_ih"].T  # (B, G*H)
+            x_proj += first.params[first.input_bias]
+        states = [None] * len(self.rnn.layers) if states is None else states
+        new_states, h = [], None
+        for l, layer in enumerate(self.rnn.layers):
+            if l > 0:  # the layer below's h_t, projected
+                x_proj = h @ layer.params["W_ih"].T  # (B, G*H)
+                x_proj += layer.params[layer.input_bias]
+            state = states[l]
+            if state is None:
+                zeros = layer.initial_state(len(ids))
+                state = (zeros, zeros) if isinstance(layer, nn.LSTM) else zeros
+            h, state = layer.step(x_proj, state)  # (B, H)
+            new_states.append(state)
+        logits = h @ self.head.params["W"].T  # (B, V)
+        logits += self.head.params["b"]
+        return logits, new_states

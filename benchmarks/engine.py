@@ -1,0 +1,395 @@
+"""Training and sampling speed of rnnkit's NumPy engine against torch.nn on the same CPU, in one process.
+
+Every row trains the same character model in both engines: Embedding -> LSTM/GRU/RNN -> dropout -> Linear ->
+softmax cross-entropy, then clips the global gradient norm and takes an Adam step (what `rnnkit text train`
+does each step). Both run float32 with the same thread count (threadpoolctl for NumPy's BLAS,
+torch.set_num_threads for torch), from the same initial weights, on the same batches. The engines alternate over
+several rounds and the table shows medians, so load from elsewhere on the machine hits both alike.
+
+    python benchmarks/engine.py                # the full table (a few minutes)
+    python benchmarks/engine.py --json         # the same, for machines
+    python benchmarks/engine.py --rows lstm-256 --threads 1 --rounds 3
+
+chars/s counts target characters per second of a full training step. GFLOP/s counts the model's nominal
+matrix-multiply work (forward plus the two backward products of every weight), divided by rnnkit's step time,
+and is shown as a share of the float32 GEMM rate NumPy reaches on a 2048^3 product in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from rnnkit import optim
+from rnnkit.config import TrainConfig
+from rnnkit.nn import cross_entropy
+from rnnkit.text.data import Batcher, load_surnames
+from rnnkit.text.model import CharModel, ModelConfig
+from rnnkit.text.vocab import Vocabulary
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    cell: str
+    hidden_size: int
+    num_layers: int
+    batch_size: int
+    seq_len: int | None  # None: real surnames batches (length-sorted chunks, as `rnnkit text train`)
+    embedding_size: int
+    dropout: float
+
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(self.cell, self.hidden_size, self.num_layers, self.embedding_size, self.dropout)
+
+
+def rows() -> list[Row]:
+    """The name generator's default config, torch-rnn's benchmark grid (B=50, T=50), GRU and RNN at H=256."""
+    m, t = ModelConfig(), TrainConfig()
+    grid = dict(batch_size=50, seq_len=50, embedding_size=m.embedding_size, dropout=0.0)
+    return [
+        Row("names", m.cell, m.hidden_size, m.num_layers, t.batch_size, None, m.embedding_size, m.dropout),
+        Row("lstm-128", "lstm", 128, 1, **grid),
+        Row("lstm-256", "lstm", 256, 1, **grid),
+        Row("lstm-512", "lstm", 512, 1, **grid),
+        Row("lstm-128x2", "lstm", 128, 2, **grid),
+        Row("gru-256", "gru", 256, 1, **grid),
+        Row("rnn-256", "rnn", 256, 1, **grid),
+    ]
+
+
+# -- data ------------------------------------------------------------------------------------------------------
+def name_vocab() -> tuple[Vocabulary, list[str]]:
+    items = load_surnames()
+    return Vocabulary.from_items(items), items
+
+
+def batches(row: Row, vocab_size: int, count: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(inputs, targets, mask), each (T, B): surnames batches, or uniform random tokens for the fixed-T rows."""
+    if row.seq_len is None:
+        vocab, items = name_vocab()
+        batcher = Batcher([vocab.encode(s) for s in items], row.batch_size, seed=seed, sort_chunk=8)
+        return [batcher.next_batch() for _ in range(count)]
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        ids = rng.integers(0, vocab_size, size=(row.seq_len + 1, row.batch_size))  # (T+1, B)
+        out.append((ids[:-1], ids[1:], np.ones((row.seq_len, row.batch_size), dtype=bool)))
+    return out
+
+
+def flops_per_char(row: Row, vocab_size: int) -> float:
+    """Nominal multiply-add work per target character: 3 products (forward, dx, dW) of 2 flops per weight."""
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[row.cell] * row.hidden_size
+    weights = sum((row.embedding_size if l == 0 else row.hidden_size) + row.hidden_size for l in range(row.num_layers))
+    return 6.0 * (weights * gates + row.hidden_size * vocab_size)
+
+
+# -- the two engines -------------------------------------------------------------------------------------------
+class RnnkitTrainer:
+    """One training step as NameTask.train_step and the Trainer do it."""
+
+    def __init__(self, row: Row, vocab_size: int, seed: int = 0):
+        self.model = CharModel(row.model_config(), vocab_size, seed=seed)
+        self.opt = optim.Adam(self.model.params, lr=1e-3)
+        self.rng = np.random.default_rng(seed)
+
+    def step(self, batch) -> float:
+        inputs, targets, mask = batch
+        model = self.model
+        model.train()
+        model.zero_grad()
+        logits, _, cache = model.forward(inputs, None, self.rng)  # (T, B, V)
+        loss, dlogits = cross_entropy(logits, targets, mask)
+        model.backward(dlogits, cache)
+        optim.clip_grad_norm(model.grads, 1.0)
+        self.opt.step(model.grads)
+        return loss
+
+
+class TorchTrainer:
+    """The same model in torch.nn, from rnnkit's initial weights, with torch's own Adam and clip_grad_norm_."""
+
+    def __init__(self, row: Row, vocab_size: int, seed: int = 0):
+        import torch
+
+        self.torch = torch
+        twin = CharModel(row.model_config(), vocab_size, seed=seed)
+        cells = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+        torch.manual_seed(seed)
+        E, H, L = row.embedding_size, row.hidden_size, row.num_layers
+        self.embed = torch.nn.Embedding(vocab_size, E)
+        self.rnn = cells[row.cell](E, H, num_layers=L, dropout=row.dropout if L > 1 else 0.0)
+        self.drop = torch.nn.Dropout(row.dropout)
+        self.head = torch.nn.Linear(H, vocab_size)
+        p = twin.params
+        with torch.no_grad():
+            self.embed.weight.copy_(torch.from_numpy(p["embed.W"]))
+            self.head.weight.copy_(torch.from_numpy(p["head.W"]))
+            self.head.bias.copy_(torch.from_numpy(p["head.b"]))
+            for l in range(L):
+                getattr(self.rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.W_ih"]))
+                getattr(self.rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.W_hh"]))
+                if row.cell == "gru":
+                    getattr(self.rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.b_ih"]))
+                    getattr(self.rnn, f"bias_hh_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.b_hh"]))
+                else:
+                    getattr(self.rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.b"]))
+                    getattr(self.rnn, f"bias_hh_l{l}").zero_()
+        self.params = [q for m in (self.embed, self.rnn, self.head) for q in m.parameters()]
+        self.opt = torch.optim.Adam(self.params, lr=1e-3)
+
+    def step(self, batch) -> float:
+        torch = self.torch
+        inputs, targets, mask = batch
+        ids = torch.from_numpy(inputs)
+        tgt = torch.from_numpy(np.where(mask, targets, -1)).reshape(-1)
+        for m in (self.rnn, self.drop):
+            m.train()
+        self.opt.zero_grad()
+        hs, _ = self.rnn(self.embed(ids))  # (T, B, H)
+        logits = self.head(self.drop(hs))  # (T, B, V)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt, ignore_index=-1)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        return loss.item()
+
+
+# -- timing ----------------------------------------------------------------------------------------------------
+def sgemm_rate(threads: int, n: int = 2048, repeats: int = 7) -> float:
+    """NumPy's float32 GEMM rate in GFLOP/s on an n^3 product (the median of `repeats`)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, n, n), dtype=np.float32)
+    out = np.empty((n, n), dtype=np.float32)
+    times = []
+    with threadpool_limits(threads):
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            np.matmul(a, b, out=out)
+            times.append(time.perf_counter() - t0)
+    return 2.0 * n**3 / statistics.median(times) / 1e9
+
+
+def _timed_block(step, data, seconds: float) -> tuple[float, float]:
+    """Run steps over `data` (cycling) for about `seconds` after one untimed step; (targets, seconds)."""
+    step(data[0])
+    chars, start, k = 0, time.perf_counter(), 1
+    while True:
+        batch = data[k % len(data)]
+        step(batch)
+        chars += int(batch[2].sum())
+        k += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return chars, elapsed
+
+
+def train_row(row: Row, threads: int, rounds: int, seconds: float, vocab_size: int) -> dict:
+    """rnnkit and torch chars/s for one row, alternating the engines `rounds` times; medians."""
+    import torch
+
+    data = batches(row, vocab_size, count=64)
+    ours, theirs = RnnkitTrainer(row, vocab_size), TorchTrainer(row, vocab_size)
+    torch.set_num_threads(threads)
+    rates = {"rnnkit": [], "torch": []}
+    sgemm = []  # measured between the engines' blocks too, so the share compares like with like
+    with threadpool_limits(threads):
+        for r in range(rounds):
+            order = [("rnnkit", ours.step), ("torch", theirs.step)]
+            for name, step in order if r % 2 == 0 else order[::-1]:
+                chars, elapsed = _timed_block(step, data, seconds)
+                rates[name].append(chars / elapsed)
+            sgemm.append(sgemm_rate(threads, repeats=3))
+    ours_rate, torch_rate = statistics.median(rates["rnnkit"]), statistics.median(rates["torch"])
+    return {
+        "row": row.name,
+        "threads": threads,
+        "config": asdict(row),
+        "rnnkit_chars_s": ours_rate,
+        "torch_chars_s": torch_rate,
+        "ratio": ours_rate / torch_rate,
+        "rnnkit_gflops": ours_rate * flops_per_char(row, vocab_size) / 1e9,
+        "sgemm_gflops": statistics.median(sgemm),
+    }
+
+
+# -- sampling --------------------------------------------------------------------------------------------------
+def sampling(threads: int, names: int = 10_000, chars: int = 5_000) -> dict:
+    """Names/s for `names` names drawn in batches, chars/s for one long sequence at batch 1.
+
+    The model is the shipped surnames model when there is one (what `rnnkit text sample` uses), else an untrained
+    one of the default config, whose names run longer.
+    """
+    from rnnkit.text.generate import NameGenerator, next_ids
+    from rnnkit.text.train import load, pretrained_path
+
+    if (pretrained_path() / "config.json").exists():
+        gen, source = load(), "shipped surnames model"
+    else:
+        vocab, _ = name_vocab()
+        gen, source = NameGenerator(CharModel(ModelConfig(), len(vocab), seed=0), vocab, True), "untrained"
+    model, vocab = gen.model, gen.vocab
+    with threadpool_limits(threads):
+        gen.sample(100, seed=0)  # warm up
+        t0 = time.perf_counter()
+        drawn = gen.sample(names, seed=1)
+        names_s = len(drawn) / (time.perf_counter() - t0)
+        mean_len = float(np.mean([len(s) for s in drawn]))
+        # one long sequence: the sampler's step (model step, then the draw) without stopping at the end token
+        rng, table = np.random.default_rng(2), model.input_table()
+        ids, states = np.array([vocab.bos]), None
+        t0 = time.perf_counter()
+        for _ in range(chars):
+            logits, states = model.step_logits(ids, states, table)  # (1, V)
+            ids = next_ids(logits, 1.0, None, None, rng, greedy=False)  # (1,)
+        chars_s = chars / (time.perf_counter() - t0)
+    c = model.config
+    return {
+        "threads": threads,
+        "model": f"{source}: {c.cell} H={c.hidden_size} L={c.num_layers}",
+        "names_s": names_s,
+        "mean_name_len": mean_len,
+        "batch1_chars_s": chars_s,
+    }
+
+
+# -- peak memory (each engine alone in a fresh process) --------------------------------------------------------
+def _status_mib(field: str) -> float:
+    """A field of /proc/self/status (VmRSS, VmHWM) in MiB (Linux: ru_maxrss would count the parent's peak)."""
+    with open("/proc/self/status") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+    return kib / 1024
+
+
+def _peak_child(engine: str, row_name: str) -> None:
+    row = {r.name: r for r in rows()}[row_name]
+    vocab_size = len(name_vocab()[0])
+    data = batches(row, vocab_size, count=4)
+    trainer = (RnnkitTrainer if engine == "rnnkit" else TorchTrainer)(row, vocab_size)
+    before = _status_mib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak (VmHWM) to the current resident size
+    for batch in data:
+        trainer.step(batch)
+    peak = _status_mib("VmHWM")
+    print(json.dumps({"engine": engine, "peak_mib": peak, "training_mib": peak - before}))
+
+
+def peak_memory(row: Row) -> dict:
+    """Peak resident memory of a process that trains `row` for a few steps, and the part training adds."""
+    out = {"row": row.name}
+    for engine in ("rnnkit", "torch"):
+        cmd = [sys.executable, __file__, "--peak-child", engine, row.name]
+        res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+        out[engine] = {k: v for k, v in res.items() if k != "engine"}
+    return out
+
+
+# -- report ----------------------------------------------------------------------------------------------------
+def machine() -> dict:
+    import torch
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+    }
+
+
+def _row_line(r: dict) -> str:
+    c = r["config"]
+    shape = f"{c['cell']} H={c['hidden_size']} L={c['num_layers']} B={c['batch_size']} "
+    shape += f"T={c['seq_len'] or 'names'}" + (f" p={c['dropout']}" if c["dropout"] else "")
+    return (
+        f"| {r['row']}: {shape} | {r['threads']} | {r['rnnkit_chars_s']:,.0f} | {r['torch_chars_s']:,.0f} | "
+        f"{r['ratio']:.2f} | {r['rnnkit_gflops']:.1f} | {r['rnnkit_gflops'] / r['sgemm_gflops']:.0%} "
+        f"of {r['sgemm_gflops']:.0f} |"
+    )
+
+
+def table(result: dict) -> str:
+    lines = [
+        f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores; numpy "
+        f"{result['machine']['numpy']}, torch {result['machine']['torch']}",
+        "",
+        "| config | threads | rnnkit chars/s | torch chars/s | ratio | rnnkit GFLOP/s | share of SGEMM GFLOP/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result["training"]:
+        lines.append(_row_line(r))
+    lines.append("")
+    for s in result.get("sampling", []):
+        lines.append(
+            f"sampling, {s['model']}, {s['threads']} thread(s): {s['names_s']:,.0f} names/s (10,000 names, "
+            f"mean length {s['mean_name_len']:.1f}), {s['batch1_chars_s']:,.0f} chars/s at batch 1"
+        )
+    if "memory" in result:
+        m = result["memory"]
+        lines.append(
+            f"peak memory, {m['row']}: rnnkit {m['rnnkit']['peak_mib']:.0f} MiB (training adds "
+            f"{m['rnnkit']['training_mib']:.0f}), torch {m['torch']['peak_mib']:.0f} MiB (training adds "
+            f"{m['torch']['training_mib']:.0f})"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", nargs="*", help="row names to run (default: all): " + ", ".join(r.name for r in rows())
+    )
+    parser.add_argument("--threads", type=int, nargs="*", default=[1, 2], help="thread counts")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per row")
+    parser.add_argument("--seconds", type=float, default=1.0, help="seconds per engine per round")
+    parser.add_argument("--no-sampling", action="store_true", help="skip the sampling rows")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory row")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("--table", metavar="JSON", help="print the table of a saved --json result and exit")
+    parser.add_argument("--peak-child", nargs=2, metavar=("ENGINE", "ROW"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.peak_child:
+        _peak_child(*args.peak_child)
+        return 0
+    if args.table:
+        with open(args.table) as f:
+            print(table(json.load(f)))
+        return 0
+    selected = [r for r in rows() if not args.rows or r.name in args.rows]
+    vocab_size = len(name_vocab()[0])
+    result = {"machine": machine(), "training": []}
+    for row in selected:
+        for n in args.threads:
+            result["training"].append(train_row(row, n, args.rounds, args.seconds, vocab_size))
+            print(_row_line(result["training"][-1]), file=sys.stderr, flush=True)
+    if not args.no_sampling:
+        result["sampling"] = [sampling(n) for n in args.threads]
+    if not args.no_memory:
+        largest = max(selected, key=lambda r: flops_per_char(r, vocab_size) * r.batch_size * (r.seq_len or 10))
+        result["memory"] = peak_memory(largest)
+    print(json.dumps(result, indent=2) if args.json else table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,259 @@
+"""The engine's fast paths against torch and central differences: the fused embedding (x_proj and input_table),
+the exp-based gates at saturation, the one-step generation path, the one-hot scatter-add, and float32."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from gradcheck import numerical_grad, relative_error
+from torch_twins import TORCH_CELLS, t64
+
+from rnnkit import nn
+from rnnkit.nn import embedding
+from rnnkit.text.generate import draw, filter_logits, next_ids
+from rnnkit.text.model import CharModel, ModelConfig
+
+RTOL, ATOL = 1e-9, 1e-12
+CELLS = ["rnn", "lstm", "gru"]
+
+
+def _close(actual, expected, rtol=RTOL, atol=ATOL):
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+def _randomize_biases(params, rng):
+    for name, p in params.items():
+        if name.split(".")[-1].startswith("b"):
+            p[...] = rng.uniform(-0.5, 0.5, size=p.shape)
+
+
+def _torch_char_model(model: CharModel, dtype=torch.float64):
+    """Embedding -> torch.nn.RNN/LSTM/GRU -> Linear with the model's weights (rnnkit's one bias into b_ih)."""
+    c = model.config
+    kwargs = {"nonlinearity": "tanh"} if c.cell == "rnn" else {}
+    parts = {
+        "embed": torch.nn.Embedding(model.vocab_size, c.embedding_size),
+        "rnn": TORCH_CELLS[c.cell](c.embedding_size, c.hidden_size, num_layers=c.num_layers, **kwargs),
+        "head": torch.nn.Linear(c.hidden_size, model.vocab_size),
+    }
+    p = {k: torch.tensor(v, dtype=dtype) for k, v in model.params.items()}
+    with torch.no_grad():
+        parts["embed"].weight.data = p["embed.W"].clone()
+        parts["head"].weight.data, parts["head"].bias.data = p["head.W"].clone(), p["head.b"].clone()
+        for l in range(c.num_layers):
+            rnn = parts["rnn"]
+            setattr(rnn, f"weight_ih_l{l}", torch.nn.Parameter(p[f"rnn.{l}.W_ih"].clone()))
+            setattr(rnn, f"weight_hh_l{l}", torch.nn.Parameter(p[f"rnn.{l}.W_hh"].clone()))
+            if c.cell == "gru":
+                setattr(rnn, f"bias_ih_l{l}", torch.nn.Parameter(p[f"rnn.{l}.b_ih"].clone()))
+                setattr(rnn, f"bias_hh_l{l}", torch.nn.Parameter(p[f"rnn.{l}.b_hh"].clone()))
+            else:
+                setattr(rnn, f"bias_ih_l{l}", torch.nn.Parameter(p[f"rnn.{l}.b"].clone()))
+                setattr(rnn, f"bias_hh_l{l}", torch.nn.Parameter(torch.zeros_like(p[f"rnn.{l}.b"])))
+        parts["rnn"].flatten_parameters()
+    return parts
+
+
+def _torch_grads(model: CharModel, parts) -> dict[str, np.ndarray]:
+    rnn = parts["rnn"]
+    out = {"embed.W": parts["embed"].weight.grad, "head.W": parts["head"].weight.grad}
+    out["head.b"] = parts["head"].bias.grad
+    for l in range(model.config.num_layers):
+        out[f"rnn.{l}.W_ih"] = getattr(rnn, f"weight_ih_l{l}").grad
+        out[f"rnn.{l}.W_hh"] = getattr(rnn, f"weight_hh_l{l}").grad
+        if model.config.cell == "gru":
+            out[f"rnn.{l}.b_ih"] = getattr(rnn, f"bias_ih_l{l}").grad
+            out[f"rnn.{l}.b_hh"] = getattr(rnn, f"bias_hh_l{l}").grad
+        else:
+            out[f"rnn.{l}.b"] = getattr(rnn, f"bias_ih_l{l}").grad
+    return {k: v.detach().numpy() for k, v in out.items()}
+
+
+def _model_vs_torch(cell, layers, dtype, T=6, B=5, V=7, E=4, H=5, seed=0):
+    """Loss, logits, final states and every gradient of CharModel and its torch twin on one masked batch."""
+    rng = np.random.default_rng(seed)
+    model = CharModel(ModelConfig(cell, H, layers, E, 0.0), V, seed=seed, dtype=dtype)
+    _randomize_biases(model.params, rng)
+    ids = rng.integers(0, V, size=(T, B))
+    targets = rng.integers(0, V, size=(T, B))
+    mask = rng.random((T, B)) > 0.2
+    targets[~mask] = -1
+    model.zero_grad()
+    logits, states, cache = model.forward(ids)
+    loss, dlogits = nn.cross_entropy(logits, targets, mask)
+    model.backward(dlogits, cache)
+
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    parts = _torch_char_model(model, tdtype)
+    out = parts["rnn"](parts["embed"](torch.tensor(ids)))
+    ths, tfinal = out
+    tlogits = parts["head"](ths)
+    tloss = F.cross_entropy(tlogits.reshape(-1, V), torch.tensor(targets).reshape(-1), ignore_index=-1)
+    tloss.backward()
+    th = tfinal[0] if cell == "lstm" else tfinal
+    ours_h = np.stack([s[0] if cell == "lstm" else s for s in states])
+    return (loss, logits, ours_h, model.grads), (
+        tloss.item(),
+        tlogits.detach().numpy(),
+        th.detach().numpy(),
+        _torch_grads(model, parts),
+    )
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_char_model_with_fused_embedding_matches_torch_in_float64(cell, layers):
+    """Embedding fused into the first layer's input projection: loss, logits, states and every gradient as torch."""
+    (loss, logits, h, grads), (tloss, tlogits, th, tgrads) = _model_vs_torch(cell, layers, np.float64)
+    _close(loss, tloss)
+    _close(logits, tlogits)
+    _close(h, th)
+    assert grads.keys() == tgrads.keys()
+    for name, g in tgrads.items():
+        _close(grads[name], g)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_char_model_float32_matches_torch_float32(cell):
+    """The float32 training path (exp-based gates, one-hot scatter-add) agrees with torch's float32 kernels."""
+    (loss, logits, h, grads), (tloss, tlogits, th, tgrads) = _model_vs_torch(
+        cell, 2, np.float32, T=12, B=9, V=11, E=8, H=16, seed=3
+    )
+    assert logits.dtype == np.float32 and all(g.dtype == np.float32 for g in grads.values())
+    _close(loss, tloss, rtol=1e-5, atol=1e-6)
+    _close(logits, tlogits, rtol=1e-4, atol=1e-5)
+    _close(h, th, rtol=1e-4, atol=1e-5)
+    for name, g in tgrads.items():
+        _close(grads[name], g, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_char_model_gradients_with_dropout_match_central_differences(cell):
+    """Through the fused embedding and both dropout masks (fixed by the rng seed), every gradient is exact."""
+    rng = np.random.default_rng(5)
+    V, T, B = 6, 4, 3
+    model = CharModel(ModelConfig(cell, 4, 2, 3, 0.3), V, seed=2, dtype=np.float64)
+    _randomize_biases(model.params, rng)
+    ids = rng.integers(0, V, size=(T, B))
+    ids[0, 0] = ids[1, 1] = 2  # a repeated id, so the table's gradient sums rows
+    targets = rng.integers(0, V, size=(T, B))
+    mask = rng.random((T, B)) > 0.2
+
+    def loss() -> float:
+        logits, _, _ = model.forward(ids, None, np.random.default_rng(11))
+        return nn.cross_entropy(logits, targets, mask)[0]
+
+    model.zero_grad()
+    logits, _, cache = model.forward(ids, None, np.random.default_rng(11))
+    assert cache.mask is not None and (cache.mask == 0).any()
+    model.backward(nn.cross_entropy(logits, targets, mask)[1], cache)
+    errors = {name: relative_error(model.grads[name], numerical_grad(loss, p)) for name, p in model.params.items()}
+    assert max(errors.values()) < 1e-6, errors
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_layer_given_x_proj_equals_layer_given_x(cell):
+    """forward(x_proj = x W_ih^T + b) equals forward(x); backward's dL/dx_proj gives dx = dz W_ih, dW_ih = dz^T x."""
+    rng = np.random.default_rng(1)
+    T, B, D, H = 5, 3, 4, 6
+    layer = nn.CELLS[cell](D, H, rng=rng, dtype=np.float64)
+    _randomize_biases(layer.params, rng)
+    x, up = rng.standard_normal((T, B, D)), rng.standard_normal((T, B, H))
+    state = (
+        (rng.standard_normal((B, H)), rng.standard_normal((B, H))) if cell == "lstm" else rng.standard_normal((B, H))
+    )
+    x_proj = x @ layer.params["W_ih"].T + layer.params[layer.input_bias]
+    hs, final, cache = layer.forward(x, state)
+    layer.zero_grad()
+    dx, dstate = layer.backward(up, cache)
+    grads = {k: g.copy() for k, g in layer.grads.items()}
+
+    x_proj_before = x_proj.copy()
+    hs2, final2, cache2 = layer.forward(None, state, x_proj=x_proj)
+    np.testing.assert_array_equal(x_proj, x_proj_before)  # the caller's array is left alone
+    layer.zero_grad()
+    dx_proj, dstate2 = layer.backward(up, cache2)
+    assert dx_proj.shape == x_proj.shape
+    _close(hs2, hs)
+    _close(np.asarray(final2), np.asarray(final))
+    _close(np.asarray(dstate2), np.asarray(dstate))
+    _close(dx_proj @ layer.params["W_ih"], dx)
+    _close(layer.grads["W_hh"], grads["W_hh"])
+    assert not layer.grads["W_ih"].any()  # the caller owns the input projection's gradients
+    # every position its own table row: input_table_backward adds dW_ih, db and returns dx
+    dE = layer.input_table_backward(dx_proj.reshape(T * B, -1), x.reshape(T * B, D))
+    _close(dE.reshape(T, B, D), dx)
+    _close(layer.grads["W_ih"], grads["W_ih"])
+    _close(layer.grads[layer.input_bias], grads[layer.input_bias])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_saturated_gates_stay_finite_and_match_torch(cell):
+    """Pre-activations of +-1000 (exp overflows to inf inside the sigmoid) give torch's outputs, with no warning."""
+    rng = np.random.default_rng(7)
+    T, B, D, H = 3, 2, 3, 4
+    stack = nn.RecurrentStack(cell, D, H, rng=rng, dtype=np.float64)
+    x = rng.standard_normal((T, B, D)) * 1000
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        hs, _, cache = stack.forward(x)
+        dx, _ = stack.backward(np.ones((T, B, H)), cache)
+    twin = TORCH_CELLS[cell](D, H).double()
+    with torch.no_grad():
+        twin.weight_ih_l0.copy_(t64(stack.layers[0].params["W_ih"]))
+        twin.weight_hh_l0.copy_(t64(stack.layers[0].params["W_hh"]))
+        for name in ("bias_ih_l0", "bias_hh_l0"):
+            getattr(twin, name).zero_()
+        if cell == "gru":
+            twin.bias_ih_l0.copy_(t64(stack.layers[0].params["b_ih"]))
+            twin.bias_hh_l0.copy_(t64(stack.layers[0].params["b_hh"]))
+        else:
+            twin.bias_ih_l0.copy_(t64(stack.layers[0].params["b"]))
+    tx = t64(x, True)
+    ths, _ = twin(tx)
+    ths.sum().backward()
+    assert np.isfinite(hs).all() and np.isfinite(dx).all()
+    _close(hs, ths.detach().numpy())
+    _close(dx, tx.grad.numpy())
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("batch", [1, 3, 40])  # below and above the vocabulary size: GEMV and table lookup
+def test_step_logits_equals_forward_one_step_at_a_time(cell, layers, batch):
+    """Generation's step_logits (no caches, with or without a precomputed table) carries forward's states."""
+    rng = np.random.default_rng(layers * 10 + batch)
+    model = CharModel(ModelConfig(cell, 6, layers, 5, 0.3), 11, seed=4, dtype=np.float64)
+    _randomize_biases(model.params, rng)
+    model.eval()
+    ids = rng.integers(0, 11, size=(5, batch))
+    expected, final, _ = model.forward(ids)
+    for table in (None, model.input_table()):
+        states = None
+        for t in range(5):
+            logits, states = model.step_logits(ids[t], states, table)
+            _close(logits, expected[t])
+        for s, f in zip(states, final, strict=True):
+            _close(np.asarray(s), np.asarray(f))
+
+
+def test_sum_rows_equals_add_at_on_both_paths(monkeypatch):
+    """The one-hot GEMM scatter-add and its np.add.at fallback (large V * N) both sum rows by id."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 9, size=(7, 5))
+    d = rng.standard_normal((7, 5, 4))
+    expected = np.zeros((9, 4))
+    np.add.at(expected, ids.ravel(), d.reshape(-1, 4))
+    _close(nn.sum_rows(ids, d, 9), expected)
+    monkeypatch.setattr(embedding, "ONE_HOT_LIMIT", 0)
+    _close(nn.sum_rows(ids, d, 9), expected)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_the_samplers_fast_draw_picks_what_filter_logits_then_draw_picks(temperature):
+    """next_ids draws from unnormalised exp(z / T): the same ids as the normalised probabilities, seed for seed."""
+    logits = np.random.default_rng(0).standard_normal((500, 27)).astype(np.float32) * 3
+    logits[:, 0] = -np.inf  # as the sampler masks the end token before the first character
+    fast = next_ids(logits, temperature, None, None, np.random.default_rng(1), greedy=False)
+    slow = draw(filter_logits(logits, temperature, None, None), np.random.default_rng(1))
+    np.testing.assert_array_equal(fast, slow)
+    assert not (fast == 0).any()
