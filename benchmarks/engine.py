@@ -33,8 +33,9 @@ from threadpoolctl import threadpool_limits
 from rnnkit import optim
 from rnnkit.config import TrainConfig
 from rnnkit.nn import cross_entropy
+from rnnkit.text.config import ModelConfig
 from rnnkit.text.data import Batcher, load_surnames
-from rnnkit.text.model import CharModel, ModelConfig
+from rnnkit.text.model import CharModel
 from rnnkit.text.vocab import Vocabulary
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from rnnkit.music import train as music
-from rnnkit.music.model import preset_configs
+from rnnkit.music.config import preset_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "src" / "rnnkit" / "data" / "pretrained" / "bach"

@@ -10,8 +10,9 @@ from torch_twins import TORCH_CELLS, t64
 
 from rnnkit import nn
 from rnnkit.nn import embedding
+from rnnkit.text.config import ModelConfig
 from rnnkit.text.generate import draw, filter_logits, next_ids
-from rnnkit.text.model import CharModel, ModelConfig
+from rnnkit.text.model import CharModel
 
 RTOL, ATOL = 1e-9, 1e-12
 CELLS = ["rnn", "lstm", "gru"]

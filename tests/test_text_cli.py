@@ -348,3 +348,20 @@ def test_exploding_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path, 
     )
     assert code == 2 and "training stopped" in err and "Traceback" not in err
     RunDir(tmp_path / "boom").load_checkpoint()
+
+
+def test_help_builds_without_numpy():
+    """`rnnkit --help` stays quick: building every subcommand's flags imports no numpy (the configs are light)."""
+    import subprocess
+    import sys
+
+    code = "import sys, rnnkit.cli as c; c.build_parser(); print('numpy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_light_cell_list_matches_the_engine():
+    from rnnkit import nn
+    from rnnkit.text.config import CELLS
+
+    assert CELLS == tuple(nn.CELLS)

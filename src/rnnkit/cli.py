@@ -73,8 +73,7 @@ def config_from_args(cls, args: argparse.Namespace):
 def text_train(args: argparse.Namespace) -> int:
     from rnnkit.config import TrainConfig
     from rnnkit.text import train as text
-    from rnnkit.text.config import DataConfig
-    from rnnkit.text.model import ModelConfig
+    from rnnkit.text.config import DataConfig, ModelConfig
 
     if args.resume:
         summary = text.resume(args.resume, max_time=args.max_time, progress=not args.quiet)
@@ -146,7 +145,7 @@ def text_score(args: argparse.Namespace) -> int:
 
 
 def add_text(sub) -> None:
-    from rnnkit.text.model import ModelConfig  # light: dataclasses only, no numpy at import... see below
+    from rnnkit.text.config import ModelConfig
 
     text = sub.add_parser("text", help="the character-level name generator").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -83,23 +83,30 @@ class Adam:
         self.t = 0
         self.m = {name: np.zeros_like(p) for name, p in params.items()}
         self.v = {name: np.zeros_like(p) for name, p in params.items()}
+        self._scratch = {name: np.empty_like(p) for name, p in params.items()}  # reused every step: no allocation
 
     def step(self, grads: Arrays) -> None:
         self.t += 1
         lr = self.lr / (1.0 + self.decay * (self.t - 1))
-        correction_1 = 1.0 - self.beta_1**self.t
-        correction_2 = 1.0 - self.beta_2**self.t
+        step_size = lr / (1.0 - self.beta_1**self.t)  # lr_t / (1-β1^t)
+        inv_root_2 = 1.0 / np.sqrt(1.0 - self.beta_2**self.t)  # 1 / sqrt(1-β2^t)
         for name, p in self.params.items():
-            g, m, v = grads[name], self.m[name], self.v[name]
+            g, m, v, tmp = grads[name], self.m[name], self.v[name], self._scratch[name]
             if self.weight_decay:
                 p *= 1.0 - lr * self.weight_decay
+            np.multiply(g, 1.0 - self.beta_1, out=tmp)
             m *= self.beta_1
-            m += (1.0 - self.beta_1) * g
+            m += tmp  # m = β1 m + (1-β1) g
+            np.multiply(g, g, out=tmp)
+            tmp *= 1.0 - self.beta_2
             v *= self.beta_2
-            v += (1.0 - self.beta_2) * (g * g)
-            denom = np.sqrt(v / correction_2)
-            denom += self.eps
-            p -= (lr / correction_1) * m / denom
+            v += tmp  # v = β2 v + (1-β2) g²
+            np.sqrt(v, out=tmp)
+            tmp *= inv_root_2
+            tmp += self.eps  # sqrt(v / (1-β2^t)) + eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            p -= tmp
 
     def state_dict(self) -> Arrays:
         """Moments and step count as arrays, ready for safetensors."""

@@ -23,7 +23,7 @@ MUSIC_HELP = {
 def _preset_flags(group, cls, part: str) -> None:
     """One flag per field of cls with default None: the preset fills what is not given."""
     from rnnkit.cli import HELP
-    from rnnkit.music.model import PRESETS, preset_configs
+    from rnnkit.music.config import PRESETS, preset_configs
 
     default_m, default_t = preset_configs("default")
     seed_m, seed_t = preset_configs("seed")
@@ -39,8 +39,8 @@ def _preset_flags(group, cls, part: str) -> None:
 
 def add_music(sub) -> None:
     """Add `music` and its actions to the top-level subparsers."""
-    from rnnkit.music.model import ModelConfig
-    from rnnkit.training import TrainConfig
+    from rnnkit.config import TrainConfig
+    from rnnkit.music.config import ModelConfig
 
     music = sub.add_parser("music", help="the melody generator (LSTM over (pitch, duration) tokens, MIDI out)")
     actions = music.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -202,9 +202,9 @@ def _prepare_corpus(name: str, limit: int | None):
 
 
 def music_train(args: argparse.Namespace) -> int:
+    from rnnkit.config import TrainConfig
     from rnnkit.music import train as music
-    from rnnkit.music.model import ModelConfig, preset_configs
-    from rnnkit.training import TrainConfig
+    from rnnkit.music.config import ModelConfig, preset_configs
 
     if args.resume:
         summary = music.resume(args.resume, max_time=args.max_time, progress=not args.quiet)

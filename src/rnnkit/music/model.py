@@ -4,81 +4,12 @@
 
 It is the same network as the name model (`rnnkit.text.model.CharModel`), which is shared rather than copied:
 a melody token (pitch, duration) plays the part of a character. The embedding lookup W[id] is exactly the
-seed's one-hot input times a weight matrix. Only the defaults and the presets differ, and they live here.
+seed's one-hot input times a weight matrix. Only the defaults and the presets differ; they live in
+`rnnkit.music.config`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-
-from rnnkit.errors import RnnkitError
 from rnnkit.text.model import CharModel
-from rnnkit.text.model import ModelConfig as _TextModelConfig
-from rnnkit.training import TrainConfig
 
 MelodyModel = CharModel  # forward(ids (T, B)) -> logits (T, B, V); step_logits(ids (B,), states) for generation
-
-
-@dataclass(frozen=True)
-class ModelConfig(_TextModelConfig):
-    """The melody model's shape; the defaults are the `default` preset's."""
-
-    cell: str = "lstm"  # rnn | lstm | gru
-    hidden_size: int = 256  # the seed's n_a (64 in the seed preset)
-    num_layers: int = 1
-    embedding_size: int = 32  # size of the learned token vectors
-    dropout: float = 0.3  # before the output layer (and between layers) while training
-
-
-# The two presets. `seed` is the original djmodel: LSTM(64), Adam(lr 0.01, 0.9, 0.999, decay 0.01), m = 60
-# windows per step, a constant rate and no clipping. `default` is what measured best on the held-out chorales
-# (see benchmarks/music_eval.py and the README); explicit flags override either.
-PRESETS: dict[str, dict[str, dict]] = {
-    "seed": {
-        "model": {"cell": "lstm", "hidden_size": 64, "num_layers": 1, "embedding_size": 32, "dropout": 0.0},
-        "train": {
-            "optimizer": "adam",
-            "lr": 0.01,
-            "beta_1": 0.9,
-            "beta_2": 0.999,
-            "decay": 0.01,
-            "lr_schedule": "constant",
-            "warmup_steps": 0,
-            "clip_norm": None,
-            "clip_value": None,
-            "batch_size": 60,
-            "weight_decay": 0.0,
-            "num_samples": 2,
-        },
-    },
-    "default": {
-        "model": {},  # ModelConfig's defaults
-        "train": {
-            "lr": 3e-3,
-            "lr_schedule": "cosine",
-            "warmup_steps": 50,
-            "min_lr": 1e-4,
-            "clip_norm": 1.0,
-            "batch_size": 64,
-            "weight_decay": 0.0,
-            "eval_every": 100,
-            "num_samples": 2,
-        },
-    },
-}
-DEFAULT_EPOCHS = {"seed": 100, "default": 100}  # the seed fit its 60 windows for 100 epochs
-
-
-def preset_configs(
-    preset: str, model: dict | None = None, train: dict | None = None
-) -> tuple[ModelConfig, TrainConfig]:
-    """The preset's ModelConfig and TrainConfig with the given fields (those not None) put over it."""
-    if preset not in PRESETS:
-        raise RnnkitError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    chosen = PRESETS[preset]
-    m = {**chosen["model"], **{k: v for k, v in (model or {}).items() if v is not None}}
-    t = {**chosen["train"], **{k: v for k, v in (train or {}).items() if v is not None}}
-    unknown = (m.keys() - {f.name for f in fields(ModelConfig)}) | (t.keys() - {f.name for f in fields(TrainConfig)})
-    if unknown:
-        raise RnnkitError(f"unknown settings: {', '.join(sorted(unknown))}")
-    return ModelConfig(**m), TrainConfig(**t)

@@ -19,14 +19,16 @@ from typing import Any
 import numpy as np
 
 import rnnkit
+from rnnkit.config import TrainConfig
 from rnnkit.errors import DataError, RnnkitError
+from rnnkit.music.config import DEFAULT_EPOCHS, ModelConfig
 from rnnkit.music.generate import MelodyGenerator, format_events
-from rnnkit.music.model import DEFAULT_EPOCHS, MelodyModel, ModelConfig
+from rnnkit.music.model import MelodyModel
 from rnnkit.music.tokens import BOUNDARY_ID, Melody, Vocabulary, transpose_to_c
 from rnnkit.nn import cross_entropy
 from rnnkit.rundir import RunDir
 from rnnkit.text.data import iter_eval_batches
-from rnnkit.training import TrainConfig, Trainer
+from rnnkit.training import Trainer
 
 BACH = "bach"  # the bundled soprano lines of the Bach chorales
 MELODIES = "melodies.npz"  # the user's melodies, kept with the run so eval and resume need not reread MIDI

@@ -131,4 +131,3 @@ class Recurrent:
 
     def _initial(self, state: np.ndarray | None, B: int) -> np.ndarray:
         return self.initial_state(B) if state is None else state
-

@@ -10,15 +10,16 @@ from typing import Any
 import numpy as np
 
 import rnnkit
+from rnnkit.config import TrainConfig
 from rnnkit.errors import RnnkitError
 from rnnkit.nn import cross_entropy
 from rnnkit.rundir import RunDir
-from rnnkit.text.config import DataConfig
+from rnnkit.text.config import DataConfig, ModelConfig
 from rnnkit.text.data import SURNAMES, Batcher, iter_eval_batches, read_items, resolve_items, split_train_val
 from rnnkit.text.generate import NameGenerator
-from rnnkit.text.model import CharModel, ModelConfig
+from rnnkit.text.model import CharModel
 from rnnkit.text.vocab import Vocabulary
-from rnnkit.training import TrainConfig, Trainer
+from rnnkit.training import Trainer
 
 ITEMS = "items.txt.gz"  # the training items, kept with the run for `sample --novel`
 
