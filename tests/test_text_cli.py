@@ -126,6 +126,17 @@ def test_score_prints_a_log_probability_per_name(tiny_run, capsys):
     assert code == 0 and float(rows["smith"]) < 0 and float(rows["smith"]) > float(rows["qqqqqq"])
 
 
+def test_the_bundled_surnames_model_samples_and_scores_without_a_run(capsys):
+    """After install, `rnnkit text sample` and `rnnkit text score Smith Zyxw` need no run directory."""
+    code, out, _ = run_cli(capsys, "text", "sample", "-n", "5", "--novel", "--seed", "0")
+    names = out.split()
+    assert code == 0 and len(names) == 5 and all(n[0].isupper() for n in names)
+    code, out, _ = run_cli(capsys, "text", "score", "Smith", "Zyxw")
+    rows = dict(line.split("\t") for line in out.strip().split("\n"))
+    # Smith is the most common US surname: the trained model must find it far likelier than Zyxw
+    assert code == 0 and float(rows["Smith"]) > -12 and float(rows["Smith"]) > float(rows["Zyxw"]) + 10
+
+
 def _train(out, data, steps, *extra):
     return cli.main(
         [
@@ -365,3 +376,11 @@ def test_light_cell_list_matches_the_engine():
     from rnnkit.text.config import CELLS
 
     assert CELLS == tuple(nn.CELLS)
+
+
+def test_run_files_get_the_usual_permissions(tiny_run):
+    """Atomic writes go through a private temporary file; the finished files follow the umask like any other."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("config.json", "model.safetensors", "checkpoint.safetensors", "metrics.jsonl"):
+        assert (tiny_run / name).stat().st_mode & 0o777 == 0o666 & ~mask, name

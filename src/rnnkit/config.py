@@ -18,7 +18,7 @@ class TrainConfig:
     beta_1: float = 0.9
     beta_2: float = 0.999
     decay: float = 0.0  # Keras-style lr decay, lr / (1 + decay t), the seed's music optimizer
-    weight_decay: float = 0.0  # decoupled (AdamW)
+    weight_decay: float = 0.1  # decoupled (AdamW): p <- p - lr * weight_decay * p each step
     clip_norm: float | None = 1.0  # clip the global gradient norm (default)
     clip_value: float | None = None  # or clip every entry, the seed's clip
     batch_size: int = 64
