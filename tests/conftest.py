@@ -39,3 +39,22 @@ def tiny_run(tmp_path_factory, names_file):
     )
     assert code == 0
     return out
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Report the largest float64 differences from torch (test_engine_torch.py) and from central differences."""
+    import sys
+
+    checks = sys.modules.get("gradcheck")
+    if checks is not None and checks.WORST["checked"]:
+        terminalreporter.write_line(
+            f"gradient checks: {checks.WORST['checked']} gradients against central differences, "
+            f"largest relative error {checks.WORST['error']:.1e}"
+        )
+    twins = sys.modules.get("torch_twins")
+    if twins is not None and twins.LARGEST["compared"]:
+        d = twins.LARGEST
+        terminalreporter.write_line(
+            f"engine vs torch (float64): {d['compared']:,} values compared, largest difference "
+            f"{d['abs']:.1e} absolute, {d['rel']:.1e} relative"
+        )

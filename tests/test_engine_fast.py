@@ -258,3 +258,40 @@ def test_the_samplers_fast_draw_picks_what_filter_logits_then_draw_picks(tempera
     slow = draw(filter_logits(logits, temperature, None, None), np.random.default_rng(1))
     np.testing.assert_array_equal(fast, slow)
     assert not (fast == 0).any()
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("workers", [2, 3])
+def test_time_loops_split_over_threads_give_the_same_results(cell, workers):
+    """Under nn.threads(n) the time loops run on slices of the batch in n threads: same outputs and gradients."""
+    rng = np.random.default_rng(3)
+    T, B, D, H = 5, 3 * nn.parallel.MIN_ROWS + 1, 4, 6
+    x = rng.standard_normal((T, B, D))
+    dhs = rng.standard_normal((T, B, H))
+    results = []
+    for n in (1, workers):
+        stack = nn.RecurrentStack(cell, D, H, num_layers=2, rng=np.random.default_rng(0), dtype=np.float64)
+        state = [_map(lambda a: a * 0.5, s) for s in stack.forward(x)[1]]  # a non-zero initial state
+        stack.zero_grad()
+        with nn.threads(n):
+            assert len(nn.parallel.batch_slices(B)) == n
+            hs, final, cache = stack.forward(x, state)
+            dx, dstate = stack.backward(dhs, cache)
+        results.append((hs, final, dx, dstate, {k: g.copy() for k, g in stack.grads.items()}))
+    (hs1, final1, dx1, dstate1, grads1), (hsn, finaln, dxn, dstaten, gradsn) = results
+    _close(hsn, hs1, rtol=1e-12)
+    _close(dxn, dx1, rtol=1e-12)
+    _close(_flat(finaln), _flat(final1), rtol=1e-12)
+    _close(_flat(dstaten), _flat(dstate1), rtol=1e-12)
+    for k in grads1:
+        _close(gradsn[k], grads1[k], rtol=1e-12)
+
+
+def _map(f, state):
+    """f on a layer's state: h, or each of (h, c)."""
+    return tuple(f(a) for a in state) if isinstance(state, tuple) else f(state)
+
+
+def _flat(states) -> np.ndarray:
+    """Every layer's state arrays, raveled into one vector."""
+    return np.concatenate([np.ravel(a) for s in states for a in (s if isinstance(s, tuple) else (s,))])

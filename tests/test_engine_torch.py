@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch_twins import t64, torch_grads, torch_twin
+from torch_twins import assert_matches_torch, t64, torch_grads, torch_twin
 
 from rnnkit import nn, optim
 
@@ -25,7 +25,7 @@ SHAPES = [(1, 1, 3, 5, 1), (1, 4, 6, 2, 2), (7, 1, 2, 8, 1), (3, 2, 4, 4, 3)] + 
 
 
 def _close(actual, expected):
-    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=ATOL)
+    assert_matches_torch(actual, expected, rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

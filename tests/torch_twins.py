@@ -9,6 +9,22 @@ from rnnkit import nn
 
 TORCH_CELLS = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 
+# The largest differences from torch seen in this session's float64 comparisons, printed at the end of pytest
+LARGEST = {"abs": 0.0, "rel": 0.0, "compared": 0}
+
+
+def assert_matches_torch(actual, expected, rtol: float, atol: float) -> None:
+    """assert_allclose, and keep the largest absolute and relative (where |expected| > atol) differences."""
+    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+    diff = np.abs(actual - expected)
+    if diff.size:
+        LARGEST["abs"] = max(LARGEST["abs"], float(diff.max()))
+        big = np.abs(expected) > atol
+        if big.any():
+            LARGEST["rel"] = max(LARGEST["rel"], float((diff[big] / np.abs(expected[big])).max()))
+    LARGEST["compared"] += diff.size
+
 
 def t64(a: np.ndarray, grad: bool = False) -> torch.Tensor:
     return torch.tensor(np.asarray(a, dtype=np.float64), dtype=torch.float64, requires_grad=grad)
