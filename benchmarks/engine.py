@@ -2,9 +2,9 @@
 
 Every row trains the same character model in both engines: Embedding -> LSTM/GRU/RNN -> dropout -> Linear ->
 softmax cross-entropy, then clips the global gradient norm and takes an Adam step (what `rnnkit text train`
-does each step). Both run float32 with the same thread count (`rnnkit.nn.threads` for NumPy's BLAS and rnnkit's
-time loops, torch.set_num_threads for torch), from the same initial weights, on the same batches. The engines
-alternate over several rounds and the table shows medians, so load from elsewhere on the machine hits both alike.
+does each step). Both run float32 with the same thread count (threadpoolctl for NumPy's BLAS,
+torch.set_num_threads for torch), from the same initial weights, on the same batches. The engines alternate over
+several rounds and the table shows medians, so load from elsewhere on the machine hits both alike.
 
     python benchmarks/engine.py                # the full table (a few minutes)
     python benchmarks/engine.py --json         # the same, for machines
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from rnnkit import nn, optim
+from rnnkit import optim
 from rnnkit.config import TrainConfig
 from rnnkit.nn import cross_entropy
 from rnnkit.text.config import ModelConfig
@@ -205,7 +205,7 @@ def train_row(row: Row, threads: int, rounds: int, seconds: float, vocab_size: i
     torch.set_num_threads(threads)
     rates = {"rnnkit": [], "torch": []}
     sgemm = []  # measured between the engines' blocks too, so the share compares like with like
-    with nn.threads(threads):  # BLAS threads, and rnnkit's time loops split over the batch
+    with threadpool_limits(threads):
         for r in range(rounds):
             order = [("rnnkit", ours.step), ("torch", theirs.step)]
             for name, step in order if r % 2 == 0 else order[::-1]:
@@ -241,7 +241,7 @@ def sampling(threads: int, names: int = 10_000, chars: int = 5_000) -> dict:
         vocab, _ = name_vocab()
         gen, source = NameGenerator(CharModel(ModelConfig(), len(vocab), seed=0), vocab, True), "untrained"
     model, vocab = gen.model, gen.vocab
-    with nn.threads(threads):
+    with threadpool_limits(threads):
         gen.sample(100, seed=0)  # warm up
         t0 = time.perf_counter()
         drawn = gen.sample(names, seed=1)

@@ -167,7 +167,7 @@ def add_text(sub) -> None:
     g.add_argument("--out", help="run directory to create (default: runs/<timestamp>)")
     g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
-    g.add_argument("--threads", type=int, help="CPU threads (default: one per core, at most 8)")
+    g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=text_train)
 
@@ -258,18 +258,17 @@ def _score_run_or_name(args: argparse.Namespace) -> None:
 
 
 def _threads(n: int | None):
-    """nn.threads(n): n BLAS threads and time loops split n ways; by default one per core, at most 8."""
-    import os
+    import contextlib
 
     if n is None:
-        n = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        return contextlib.nullcontext()
     if n < 1:
         from rnnkit.errors import RnnkitError
 
         raise RnnkitError(f"--threads must be >= 1, got {n}")
-    from rnnkit.nn.parallel import threads
+    from threadpoolctl import threadpool_limits
 
-    return threads(n)
+    return threadpool_limits(limits=n)
 
 
 if __name__ == "__main__":

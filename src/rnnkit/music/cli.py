@@ -93,7 +93,7 @@ def add_music(sub) -> None:
     g.add_argument("--out", help="run directory to create (default: runs/music-<timestamp>)")
     g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
-    g.add_argument("--threads", type=int, help="CPU threads (default: one per core, at most 8)")
+    g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=music_train)
 

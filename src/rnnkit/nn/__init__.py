@@ -11,7 +11,6 @@ from rnnkit.nn.gru import GRU, GRUCache
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.losses import cross_entropy, log_softmax, softmax
 from rnnkit.nn.lstm import LSTM, LSTMCache, LSTMState
-from rnnkit.nn.parallel import threads
 from rnnkit.nn.rnn import RNN, RNNCache
 from rnnkit.nn.stack import CELLS, RecurrentStack, StackCache
 
@@ -33,5 +32,4 @@ __all__ = [
     "log_softmax",
     "softmax",
     "sum_rows",
-    "threads",
 ]

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.nn.parallel import over_batch
 from rnnkit.nn.recurrent import Recurrent
 
 
@@ -56,35 +55,28 @@ class GRU(Recurrent):
         hs = np.empty((T + 1, B, H), dtype=self.dtype)
         hs[0] = self._initial(state, B)
         h_n = np.empty((T, B, H), dtype=self.dtype)
+        rec = np.empty((B, 3 * H), dtype=self.dtype)  # h_{t-1} W_hh^T, scaled
+        rh = np.empty((B, H), dtype=self.dtype)  # r ⊙ h_n
         rec_bias = b_hh[: 2 * H] * a[: 2 * H]  # b_hr, b_hz: they add to the gates as b_ir, b_iz do
-
-        def loop(rows: slice) -> None:  # the batch rows never meet: slices of them can run in parallel threads
-            gates_r, hs_r, h_n_r = gates[:, rows], hs[:, rows], h_n[:, rows]
-            x_rows = None if source is None else source[:, rows]
-            b = hs_r.shape[1]
-            rec = np.empty((b, 3 * H), dtype=self.dtype)  # h_{t-1} W_hh^T, scaled
-            rh = np.empty((b, H), dtype=self.dtype)  # r ⊙ h_n
-            for t in range(T):
-                g = gates_r[t]
-                if x_rows is not None:
-                    np.multiply(x_rows[t], a, out=g)
-                np.matmul(hs_r[t], W, out=rec)  # (B, 3H)
-                rz = g[:, : 2 * H]
-                rz += rec[:, : 2 * H]
-                rz += rec_bias
-                np.tanh(rz, out=rz)
-                rz *= 0.5
-                rz += 0.5  # r, z
-                np.add(rec[:, 2 * H :], b_hn, out=h_n_r[t])
-                np.multiply(g[:, :H], h_n_r[t], out=rh)
-                n = g[:, 2 * H :]
-                n += rh
-                np.tanh(n, out=n)
-                np.subtract(hs_r[t], n, out=hs_r[t + 1])
-                hs_r[t + 1] *= g[:, H : 2 * H]
-                hs_r[t + 1] += n  # h_t = n + z ⊙ (h_{t-1} - n)
-
-        over_batch(loop, B)
+        for t in range(T):
+            g = gates[t]
+            if source is not None:
+                np.multiply(source[t], a, out=g)
+            np.matmul(hs[t], W, out=rec)  # (B, 3H)
+            rz = g[:, : 2 * H]
+            rz += rec[:, : 2 * H]
+            rz += rec_bias
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5  # r, z
+            np.add(rec[:, 2 * H :], b_hn, out=h_n[t])
+            np.multiply(g[:, :H], h_n[t], out=rh)
+            n = g[:, 2 * H :]
+            n += rh
+            np.tanh(n, out=n)
+            np.subtract(hs[t], n, out=hs[t + 1])
+            hs[t + 1] *= g[:, H : 2 * H]
+            hs[t + 1] += n  # h_t = n + z ⊙ (h_{t-1} - n)
         return hs[1:], hs[T].copy(), GRUCache(x if x_proj is None else None, hs, gates, h_n)
 
     def step(self, x_proj: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,20 +129,14 @@ class GRU(Recurrent):
 
         dh_all = np.empty((T, B, H), dtype=self.dtype)  # dL/dh_t, every step
         dh_rec = np.zeros((B, H), dtype=self.dtype) if dstate is None else np.array(dstate, dtype=self.dtype)
-
-        def loop(rows: slice) -> None:
-            dh_all_r, dh_rec_r, dhs_r, z_r = dh_all[:, rows], dh_rec[rows], dhs[:, rows], z[:, rows]
-            dh_proj_r, dh_proj3_r = dh_proj[:, rows], dh_proj3[:, rows]
-            tmp = np.empty_like(dh_rec_r)
-            for t in reversed(range(T)):
-                dh = dh_all_r[t]
-                np.add(dh_rec_r, dhs_r[t], out=dh)
-                np.multiply(dh_proj3_r[t], dh[:, None, :], out=dh_proj3_r[t])
-                np.matmul(dh_proj_r[t], W_hh, out=dh_rec_r)  # (B, H)
-                np.multiply(dh, z_r[t], out=tmp)
-                dh_rec_r += tmp  # the direct path h_t = ... + z ⊙ h_{t-1}
-
-        over_batch(loop, B)
+        tmp = np.empty((B, H), dtype=self.dtype)
+        for t in reversed(range(T)):
+            dh = dh_all[t]
+            np.add(dh_rec, dhs[t], out=dh)
+            np.multiply(dh_proj3[t], dh[:, None, :], out=dh_proj3[t])
+            np.matmul(dh_proj[t], W_hh, out=dh_rec)  # (B, H)
+            np.multiply(dh, z[t], out=tmp)
+            dh_rec += tmp  # the direct path h_t = ... + z ⊙ h_{t-1}
         dx_proj3 = dx_proj.reshape(T, B, 3, H)
         np.multiply(dx_proj3, dh_all[:, :, None, :], out=dx_proj3)
         self.grads["b_hh"] += dh_proj.reshape(T * B, -1).sum(axis=0)

@@ -21,7 +21,6 @@ from functools import cached_property
 
 import numpy as np
 
-from rnnkit.nn.parallel import over_batch
 from rnnkit.nn.recurrent import Recurrent
 
 LSTMState = tuple[np.ndarray, np.ndarray]  # (h, c), each (B, H)
@@ -75,12 +74,7 @@ class LSTM(Recurrent):
         h0, c0 = self.initial_lstm_state(B) if state is None else state
         hs[0], cs[0] = h0, c0
         tanh_c = np.empty((T, B, H), dtype=self.dtype)
-
-        def loop(rows: slice) -> None:  # the batch rows never meet: slices of them can run in parallel threads
-            x_rows = None if source is None else source[:, rows]
-            self._loop(gates[:, rows], x_rows, scale, hs[:, rows], cs[:, rows], tanh_c[:, rows], W)
-
-        over_batch(loop, B)
+        self._loop(gates, source, scale, hs, cs, tanh_c, W)
         state = (hs[T].copy(), cs[T].copy())
         return hs[1:], state, LSTMCache(x if x_proj is None else None, hs, cs, gates, tanh_c)
 
@@ -129,27 +123,13 @@ class LSTM(Recurrent):
         given x_proj, whose W_ih and b gradients are then the caller's) and (dL/dh_0, dL/dc_0).
         """
         T, B, H = dhs.shape
-        dz = np.empty_like(cache.gates)  # (T, B, 4H) dL/dz_t
-        dh_rec = np.zeros((B, H), dtype=self.dtype)  # dL/dh_t through h_{t+1}, then dL/dh_0
-        dc = np.zeros((B, H), dtype=self.dtype)  # dL/dc_t, then dL/dc_0
+        W_hh, gates, tanh_c, cs = self.params["W_hh"], cache.gates, cache.tanh_c, cache.cs
+        dz = np.empty_like(gates)  # (T, B, 4H) dL/dz_t
+        dh = np.empty((B, H), dtype=self.dtype)  # dL/dh_t
+        dh_rec = np.zeros((B, H), dtype=self.dtype)  # dL/dh_t through h_{t+1}
+        dc = np.zeros((B, H), dtype=self.dtype)
         if dstate is not None:
             dh_rec[...], dc[...] = dstate
-
-        def loop(rows: slice) -> None:
-            c = cache
-            self._backward_loop(
-                dhs[:, rows], c.gates[:, rows], c.tanh_c[:, rows], c.cs[:, rows], dz[:, rows], dh_rec[rows], dc[rows]
-            )
-
-        over_batch(loop, B)
-        dx = self._weight_grads(dz, cache.x, cache.hs[:T])
-        return dx, (dh_rec, dc)
-
-    def _backward_loop(self, dhs, gates, tanh_c, cs, dz, dh_rec, dc) -> None:
-        """backward's loop over time, on some rows of the batch: fills dz; leaves dL/dh_0, dL/dc_0 in dh_rec, dc."""
-        T, B, H = dhs.shape
-        W_hh = self.params["W_hh"]
-        dh = np.empty((B, H), dtype=self.dtype)  # dL/dh_t
         tmp = np.empty((B, H), dtype=self.dtype)
         for t in reversed(range(T)):
             a, d, tc = gates[t], dz[t], tanh_c[t]
@@ -176,3 +156,5 @@ class LSTM(Recurrent):
             d_g *= dc  # dz_g = dc ⊙ i ⊙ tanh'
             dc *= f  # dL/dc_{t-1}
             np.matmul(d, W_hh, out=dh_rec)  # (B, H) dL/dh_{t-1}
+        dx = self._weight_grads(dz, cache.x, cache.hs[:T])
+        return dx, (dh_rec, dc)

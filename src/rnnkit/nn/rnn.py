@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.nn.parallel import over_batch
 from rnnkit.nn.recurrent import Recurrent
 
 
@@ -40,17 +39,12 @@ class RNN(Recurrent):
         _, source = self._inputs(x, x_proj, out=hs[1:])  # x W_ih^T + b, overwritten step by step by h_t
         hs[0] = self._initial(state, B)
         W = np.ascontiguousarray(self.params["W_hh"].T)  # (H, H)
-
-        def loop(rows: slice) -> None:  # the batch rows never meet: slices of them can run in parallel threads
-            h_rows, x_rows = hs[:, rows], None if source is None else source[:, rows]
-            rec = np.empty_like(h_rows[0])
-            for t in range(T):
-                h = h_rows[t + 1]
-                np.matmul(h_rows[t], W, out=rec)  # (B, H)
-                np.add(rec, h if x_rows is None else x_rows[t], out=h)
-                np.tanh(h, out=h)
-
-        over_batch(loop, B)
+        rec = np.empty_like(hs[0])
+        for t in range(T):
+            h = hs[t + 1]
+            np.matmul(hs[t], W, out=rec)  # (B, H)
+            np.add(rec, h if source is None else source[t], out=h)
+            np.tanh(h, out=h)
         return hs[1:], hs[T].copy(), RNNCache(x if x_proj is None else None, hs)
 
     def step(self, x_proj: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -73,13 +67,8 @@ class RNN(Recurrent):
         dz = np.multiply(hs[1:], hs[1:])  # (T, B, H) dL/d(pre-activation), starting as h²
         np.subtract(1.0, dz, out=dz)  # tanh' = 1 - h², for every step at once
         dh = np.zeros((B, H), dtype=self.dtype) if dstate is None else np.array(dstate, dtype=self.dtype)
-
-        def loop(rows: slice) -> None:
-            dh_rows, dz_rows, dhs_rows = dh[rows], dz[:, rows], dhs[:, rows]
-            for t in reversed(range(T)):
-                dh_rows += dhs_rows[t]
-                dz_rows[t] *= dh_rows
-                np.matmul(dz_rows[t], W_hh, out=dh_rows)  # (B, H) dL/dh_{t-1}
-
-        over_batch(loop, B)
+        for t in reversed(range(T)):
+            dh += dhs[t]
+            dz[t] *= dh
+            np.matmul(dz[t], W_hh, out=dh)  # (B, H) dL/dh_{t-1}
         return self._weight_grads(dz, cache.x, hs[:T]), dh
