@@ -373,8 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         _peak_child(*args.peak_child)
         return 0
     if args.table:
-        with open(args.table) as f:
-            print(table(json.load(f)))
+        try:
+            with open(args.table) as f:
+                print(table(json.load(f)))
+        except (OSError, ValueError, KeyError) as e:
+            print(f"engine.py: error: cannot read the table from {args.table}: {e}", file=sys.stderr)
+            return 2
         return 0
     selected = [r for r in rows() if not args.rows or r.name in args.rows]
     vocab_size = len(name_vocab()[0])
