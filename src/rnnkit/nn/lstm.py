@@ -56,6 +56,12 @@ class LSTM(Recurrent):
         """(4H,): 1/2 on i, f, o and 0 on g: scale ⊙ tanh(scale ⊙ z) + shift is σ(z) on i, f, o and tanh(z) on g."""
         return np.where(self._gate_scale == 1.0, 0.0, 0.5).astype(self.dtype)
 
+    def _activate(self, z: np.ndarray) -> None:
+        """In place, on scaled pre-activations z (B, 4H): σ on i, f, o and tanh on g, from one tanh call."""
+        np.tanh(z, out=z)
+        z *= self._gate_scale
+        z += self._gate_shift
+
     def forward(
         self, x: np.ndarray | None, state: LSTMState | None = None, *, x_proj: np.ndarray | None = None
     ) -> tuple[np.ndarray, LSTMState, LSTMCache]:
@@ -71,8 +77,7 @@ class LSTM(Recurrent):
         W = np.multiply(self.params["W_hh"].T, scale, order="C")  # (H, 4H) contiguous: a faster GEMM than .T
         hs = np.empty((T + 1, B, H), dtype=self.dtype)
         cs = np.empty((T + 1, B, H), dtype=self.dtype)
-        h0, c0 = self.initial_lstm_state(B) if state is None else state
-        hs[0], cs[0] = h0, c0
+        hs[0], cs[0] = self.initial_lstm_state(B) if state is None else state
         tanh_c = np.empty((T, B, H), dtype=self.dtype)
         self._loop(gates, source, scale, hs, cs, tanh_c, W)
         state = (hs[T].copy(), cs[T].copy())
@@ -80,7 +85,7 @@ class LSTM(Recurrent):
 
     def _loop(self, gates, x_proj, scale, hs, cs, tanh_c, W) -> None:
         T, B, _ = gates.shape
-        H, shift = self.hidden_size, self._gate_shift
+        H = self.hidden_size
         rec = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} W_hh^T, scaled
         ig = np.empty((B, H), dtype=self.dtype)  # i ⊙ g
         for t in range(T):
@@ -89,9 +94,7 @@ class LSTM(Recurrent):
                 np.multiply(x_proj[t], scale, out=z)
             np.matmul(hs[t], W, out=rec)  # (B, 4H)
             z += rec
-            np.tanh(z, out=z)
-            z *= scale
-            z += shift  # z = i, f, g, o
+            self._activate(z)  # z = i, f, g, o
             np.multiply(z[:, H : 2 * H], cs[t], out=cs[t + 1])
             np.multiply(z[:, :H], z[:, 2 * H : 3 * H], out=ig)
             cs[t + 1] += ig  # c_t = f ⊙ c_{t-1} + i ⊙ g
@@ -105,9 +108,7 @@ class LSTM(Recurrent):
         z = h @ self.params["W_hh"].T  # (B, 4H)
         z += x_proj
         z *= scale
-        np.tanh(z, out=z)
-        z *= scale
-        z += self._gate_shift  # z = i, f, g, o
+        self._activate(z)  # z = i, f, g, o
         c = z[:, H : 2 * H] * c
         c += z[:, :H] * z[:, 2 * H : 3 * H]  # c_t = f ⊙ c_{t-1} + i ⊙ g
         h = np.tanh(c)
