@@ -15,7 +15,7 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# runtime dependencies only (numpy, tqdm, matplotlib, safetensors, mido, threadpoolctl)
+# runtime dependencies only (numpy, tqdm, matplotlib, safetensors, mido, threadpoolctl, numba)
 $(CORE): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e .
 	touch $(CORE)

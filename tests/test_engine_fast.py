@@ -1,5 +1,6 @@
 """The engine's fast paths against torch and central differences: the fused embedding (x_proj and input_table),
-the exp-based gates at saturation, the one-step generation path, the one-hot scatter-add, and float32."""
+the exp-based gates at saturation, the one-step generation path, the one-hot scatter-add, and float32 (whose LSTM
+runs the compiled kernels of rnnkit.kernels)."""
 
 import numpy as np
 import pytest
@@ -188,13 +189,13 @@ def test_layer_given_x_proj_equals_layer_given_x(cell):
     _close(layer.grads[layer.input_bias], grads[layer.input_bias])
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_saturated_gates_stay_finite_and_match_torch(cell):
+@pytest.mark.parametrize(("cell", "dtype"), [("lstm", np.float64), ("gru", np.float64), ("lstm", np.float32)])
+def test_saturated_gates_stay_finite_and_match_torch(cell, dtype):
     """Pre-activations of +-1000 saturate every gate: torch's outputs, no overflow, no warning."""
     rng = np.random.default_rng(7)
     T, B, D, H = 3, 2, 3, 4
-    stack = nn.RecurrentStack(cell, D, H, rng=rng, dtype=np.float64)
-    x = rng.standard_normal((T, B, D)) * 1000
+    stack = nn.RecurrentStack(cell, D, H, rng=rng, dtype=dtype)
+    x = (rng.standard_normal((T, B, D)) * 1000).astype(dtype)
     with np.errstate(over="raise", divide="raise", invalid="raise"):
         hs, _, cache = stack.forward(x)
         dx, _ = stack.backward(np.ones((T, B, H)), cache)
@@ -213,28 +214,61 @@ def test_saturated_gates_stay_finite_and_match_torch(cell):
     ths, _ = twin(tx)
     ths.sum().backward()
     assert np.isfinite(hs).all() and np.isfinite(dx).all()
-    _close(hs, ths.detach().numpy())
-    _close(dx, tx.grad.numpy())
+    tol = {} if dtype == np.float64 else {"rtol": 1e-5, "atol": 1e-6}
+    _close(hs, ths.detach().numpy(), **tol)
+    _close(dx, tx.grad.numpy(), **tol)
 
 
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("batch", [1, 3, 40])  # below and above the vocabulary size: GEMV and table lookup
-def test_step_logits_equals_forward_one_step_at_a_time(cell, layers, batch):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_step_logits_equals_forward_one_step_at_a_time(cell, layers, batch, dtype):
     """Generation's step_logits (no caches, with or without a precomputed table) carries forward's states."""
     rng = np.random.default_rng(layers * 10 + batch)
-    model = CharModel(ModelConfig(cell, 6, layers, 5, 0.3), 11, seed=4, dtype=np.float64)
+    model = CharModel(ModelConfig(cell, 6, layers, 5, 0.3), 11, seed=4, dtype=dtype)
     _randomize_biases(model.params, rng)
     model.eval()
     ids = rng.integers(0, 11, size=(5, batch))
     expected, final, _ = model.forward(ids)
     for table in (None, model.input_table()):
         states = None
+        tol = {} if dtype == np.float64 else {"rtol": 1e-5, "atol": 1e-6}  # float32: GEMV and GEMM round apart
         for t in range(5):
             logits, states = model.step_logits(ids[t], states, table)
-            _close(logits, expected[t])
+            assert logits.dtype == dtype
+            _close(logits, expected[t], **tol)
         for s, f in zip(states, final, strict=True):
-            _close(np.asarray(s), np.asarray(f))
+            _close(np.asarray(s), np.asarray(f), **tol)
+
+
+def test_tanh32_is_within_five_float32_ulps_of_tanh():
+    """The kernels' rational tanh, over the whole float32 range that matters and beyond (it clamps)."""
+    from rnnkit import kernels
+
+    x = np.concatenate([np.linspace(-12, 12, 200_001), [-1e30, -1e-30, 0.0, 1e-30, 1e30]]).astype(np.float32)
+    ours = x.copy()
+    kernels.tanh_inplace(ours)
+    exact = np.tanh(x.astype(np.float64))
+    ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    assert np.all(np.abs(ours - exact) <= 5 * ulp)  # measured: 4.4 ulps at most (NumPy float32: 1.4)
+    assert np.all(np.abs(ours) <= 1) and np.all(ours[x == 0] == 0)
+
+
+def test_float32_lstm_runs_the_kernels_and_float64_does_not(monkeypatch):
+    """The float32 LSTM's time loops go through rnnkit.kernels; float64 never does (torch checks it to 1e-12)."""
+    from rnnkit import kernels
+
+    calls = []
+    for name in ("lstm_forward_step", "lstm_backward_step"):
+        kernel = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name, lambda *a, k=kernel, n=name: calls.append(n) or k(*a))
+    for dtype, expected in ((np.float64, []), (np.float32, ["lstm_forward_step"] * 3 + ["lstm_backward_step"] * 3)):
+        calls.clear()
+        layer = nn.LSTM(2, 3, dtype=dtype)
+        hs, _, cache = layer.forward(np.ones((3, 1, 2), dtype=dtype))
+        layer.backward(np.ones_like(hs), cache)
+        assert calls == expected
 
 
 def test_sum_rows_equals_add_at_on_both_paths(monkeypatch):

@@ -65,6 +65,9 @@ class Adam:
 
     decay: Keras' learning-rate decay, lr_t = lr / (1 + decay * (t-1)), which the seed's music model uses.
     weight_decay: decoupled weight decay (AdamW), p <- p - lr_t * weight_decay * p before the Adam step.
+
+    float32 parameters are updated by one compiled pass each (`rnnkit.kernels.adam_step`), the others by the
+    NumPy lines below; both compute the same formulas.
     """
 
     def __init__(
@@ -83,17 +86,25 @@ class Adam:
         self.t = 0
         self.m = {name: np.zeros_like(p) for name, p in params.items()}
         self.v = {name: np.zeros_like(p) for name, p in params.items()}
-        self._scratch = {name: np.empty_like(p) for name, p in params.items()}  # reused every step: no allocation
+        self._scratch: Arrays = {}  # the NumPy path's temporaries, reused every step
 
     def step(self, grads: Arrays) -> None:
         self.t += 1
         lr = self.lr / (1.0 + self.decay * (self.t - 1))
         step_size = lr / (1.0 - self.beta_1**self.t)  # lr_t / (1-β1^t)
         inv_root_2 = 1.0 / np.sqrt(1.0 - self.beta_2**self.t)  # 1 / sqrt(1-β2^t)
+        keep = 1.0 - lr * self.weight_decay
         for name, p in self.params.items():
-            g, m, v, tmp = grads[name], self.m[name], self.v[name], self._scratch[name]
+            g, m, v = grads[name], self.m[name], self.v[name]
+            if all(a.dtype == np.float32 and a.flags.c_contiguous for a in (p, g, m, v)):
+                from rnnkit import kernels  # numba: imported on first use
+
+                scalars = (self.beta_1, self.beta_2, step_size, inv_root_2, self.eps, keep)
+                kernels.adam_step(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), *map(np.float32, scalars))
+                continue
+            tmp = self._scratch.setdefault(name, np.empty_like(p))
             if self.weight_decay:
-                p *= 1.0 - lr * self.weight_decay
+                p *= keep
             np.multiply(g, 1.0 - self.beta_1, out=tmp)
             m *= self.beta_1
             m += tmp  # m = β1 m + (1-β1) g

@@ -1,0 +1,128 @@
+"""Compiled float32 kernels (numba): the LSTM's per-step elementwise work and the Adam update, one pass each.
+
+NumPy spends about ten calls per LSTM step on the gates (see `LSTM._loop`) and twelve per parameter on Adam,
+each a full pass over memory. Here each is one loop that reads its inputs once: an LSTM step reads z and
+writes i, f, g, o, c_t, tanh(c_t) and h_t. The matrix products stay in NumPy's BLAS. The LSTM's maths is
+exactly the NumPy path's:
+
+    forward    i, f, g, o = σ(z_i), σ(z_f), tanh(z_g), σ(z_o)      z = x_proj + h_{t-1} W_hh^T
+               c_t = f ⊙ c_{t-1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
+    backward   dc += dh ⊙ o ⊙ (1 - tanh²c_t)                        dh = dL/dh_t, dc = dL/dc_t
+               dz_i = dc ⊙ g ⊙ i(1-i),   dz_f = dc ⊙ c_{t-1} ⊙ f(1-f)
+               dz_g = dc ⊙ i ⊙ (1-g²),   dz_o = dh ⊙ tanh(c_t) ⊙ o(1-o),   dc_{t-1} = dc ⊙ f
+
+tanh is a rational approximation (`tanh32`, the one Eigen uses for float32): numba has no vectorised tanh of
+its own here, and a scalar libm call per element would cost more than the fusion saves. Its largest error is
+2.6e-7, 4.4 float32 ulps (NumPy's float32 tanh: 1.4); σ(z) = tanh(z/2)/2 + 1/2.
+
+Compiled on first use and cached on disk (numba's cache=True), so only the first run pays the compile; the
+callers import this module lazily, so the CLI starts without numba. Only float32 comes here; float64 keeps
+the NumPy paths, which the torch tests check to rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# fastmath lets min/max and the polynomial vectorise; error_model="numpy" drops the division-by-zero check that
+# would keep the loops scalar (q below is never zero).
+_JIT = dict(cache=True, fastmath=True, error_model="numpy", boundscheck=False, nogil=True)
+
+_CLAMP = np.float32(7.90531110763549805)  # tanh(x) rounds to ±1 in float32 beyond this
+_HALF = np.float32(0.5)
+_ONE = np.float32(1.0)
+
+
+@njit(inline="always", **_JIT)
+def tanh32(x):
+    """tanh(x) ≈ x p(x²) / q(x²) on [-7.9, 7.9], clamped outside: float32 in, float32 out."""
+    x = min(max(x, -_CLAMP), _CLAMP)
+    x2 = x * x
+    p = np.float32(-2.76076847742355e-16)
+    p = x2 * p + np.float32(2.00018790482477e-13)
+    p = x2 * p + np.float32(-8.60467152213735e-11)
+    p = x2 * p + np.float32(5.12229709037114e-08)
+    p = x2 * p + np.float32(1.48572235717979e-05)
+    p = x2 * p + np.float32(6.37261928875436e-04)
+    p = x2 * p + np.float32(4.89352455891786e-03)
+    q = np.float32(1.19825839466702e-06)
+    q = x2 * q + np.float32(1.18534705686654e-04)
+    q = x2 * q + np.float32(2.26843463243900e-03)
+    q = x2 * q + np.float32(4.89352518554385e-03)
+    return x * p / q
+
+
+@njit(**_JIT)
+def tanh_inplace(x):
+    """x = tanh(x) over a contiguous 1-D array (for tests of tanh32)."""
+    for k in range(x.size):
+        x[k] = tanh32(x[k])
+
+
+@njit(inline="always", **_JIT)
+def _cell_row(i, f, g, o, c_prev, c, tanh_c, h):
+    for j in range(c.size):
+        cj = f[j] * c_prev[j] + i[j] * g[j]
+        c[j] = cj
+        tj = tanh32(cj)
+        tanh_c[j] = tj
+        h[j] = o[j] * tj
+
+
+@njit(**_JIT)
+def lstm_forward_step(x_proj, rec, scale, shift, c_prev, gates, c, tanh_c, h):
+    """One step: z = x_proj + rec (B, 4H) -> gates (B, 4H) activated i, f, g, o; c, tanh_c, h (B, H).
+
+    scale, shift (4H,) are the NumPy path's: scale ⊙ tanh(scale ⊙ z) + shift is σ(z) on i, f, o and tanh(z) on g.
+    """
+    B, H = c.shape
+    for b in range(B):
+        a, x, r = gates[b], x_proj[b], rec[b]
+        for k in range(4 * H):
+            a[k] = scale[k] * tanh32(scale[k] * (x[k] + r[k])) + shift[k]
+        _cell_row(a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :], c_prev[b], c[b], tanh_c[b], h[b])
+
+
+@njit(inline="always", **_JIT)
+def _backward_row(dh_rec, dh_out, i, f, g, o, tanh_c, c_prev, dc, dz_i, dz_f, dz_g, dz_o):
+    for j in range(dc.size):
+        dh = dh_rec[j] + dh_out[j]  # dL/dh_t: through h_{t+1} and through the output
+        t = tanh_c[j]
+        d = dc[j] + dh * o[j] * (_ONE - t * t)  # dL/dc_t
+        dz_o[j] = dh * t * o[j] * (_ONE - o[j])
+        dz_i[j] = d * g[j] * i[j] * (_ONE - i[j])
+        dz_f[j] = d * c_prev[j] * f[j] * (_ONE - f[j])
+        dz_g[j] = d * i[j] * (_ONE - g[j] * g[j])
+        dc[j] = d * f[j]  # dL/dc_{t-1}
+
+
+@njit(**_JIT)
+def lstm_backward_step(dh_rec, dh_out, gates, tanh_c, c_prev, dc, dz):
+    """One step back: dz (B, 4H) = dL/dz_t; dc (B, H) goes from dL/dc_t (without h_t's share) to dL/dc_{t-1}.
+
+    dh_rec (B, H) is dL/dh_t through h_{t+1}, dh_out (B, H) through the layer's output at t.
+    """
+    B, H = dc.shape
+    for b in range(B):
+        a, d = gates[b], dz[b]
+        _backward_row(
+            dh_rec[b], dh_out[b], a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :], tanh_c[b], c_prev[b], dc[b],
+            d[:H], d[H : 2 * H], d[2 * H : 3 * H], d[3 * H :],
+        )  # fmt: skip
+
+
+@njit(**_JIT)
+def adam_step(p, g, m, v, beta_1, beta_2, step_size, inv_root_2, eps, keep):
+    """One Adam update of a flat float32 parameter p (N,) in place, with its moments m, v; see `optim.Adam`.
+
+    keep = 1 - lr_t * weight_decay (AdamW's decay; 1 without it), step_size = lr_t / (1-β1^t),
+    inv_root_2 = 1 / sqrt(1-β2^t). Scalars come as float32, so the arithmetic stays float32.
+    """
+    for k in range(p.size):
+        gk = g[k]
+        mk = beta_1 * m[k] + (_ONE - beta_1) * gk
+        vk = beta_2 * v[k] + (_ONE - beta_2) * gk * gk
+        m[k] = mk
+        v[k] = vk
+        p[k] = keep * p[k] - step_size * mk / (np.sqrt(vk) * inv_root_2 + eps)
