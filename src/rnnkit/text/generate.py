@@ -155,23 +155,32 @@ class NameGenerator:
         return [self.show(s) for s in names]
 
     def _sample_batch(self, batch, temperature, top_k, top_p, prefix_ids, rng, max_length, greedy) -> list[str]:
-        logits, states = self._read_prefix(prefix_ids, batch)  # (batch, V)
+        """`batch` names drawn together. Rows that have written the same characters so far share one state.
+
+        A state depends only on the characters read, so the network steps once per distinct prefix, not once
+        per row: `node[r]` is row r's prefix among the U distinct ones the last step computed. Every row still
+        draws its own next character. 10,000 surnames hold about 35,000 distinct prefixes in 78,000
+        characters, so this does less than half the work of stepping every row.
+        """
+        logits, states = self._read_prefix(prefix_ids, 1)  # (U=1, V): every row starts from the same prefix
+        node = np.zeros(batch, dtype=np.int64)  # (A,) each active row's state among the U
         table = self.model.input_table()  # the weights stay fixed while sampling: look the inputs up
         out = [list(prefix_ids) for _ in range(batch)]
         active = np.arange(batch)  # rows still writing
         if len(prefix_ids) == 0:
             logits[:, self.vocab.eos] = -np.inf  # a name has at least one character
+        V = self.model.vocab_size
         for _ in range(max(0, max_length - len(prefix_ids))):
-            ids = next_ids(logits, temperature, top_k, top_p, rng, greedy)  # (A,)
+            ids = next_ids(logits[node], temperature, top_k, top_p, rng, greedy)  # (A,)
             going = ids != self.vocab.eos
             for row, i in zip(active[going], ids[going], strict=True):
                 out[row].append(int(i))
-            if not going.all():
-                active, ids = active[going], ids[going]
-                states = _take(states, np.flatnonzero(going))
+            active, ids, node = active[going], ids[going], node[going]
             if active.size == 0:
                 break
-            logits, states = self.model.step_logits(ids, states, table)  # (A, V)
+            prefixes, node = np.unique(node * V + ids, return_inverse=True)  # (U,): parent state, character
+            states = _take(states, prefixes // V)
+            logits, states = self.model.step_logits(prefixes % V, states, table)  # (U, V)
         return [self.vocab.decode(ids) for ids in out]
 
     # -- beam search -----------------------------------------------------------------------------------------
