@@ -322,3 +322,13 @@ def test_sampling_with_shared_prefixes_draws_what_stepping_every_row_draws():
     plain = _sample_stepping_every_row(gen, 300, np.random.default_rng(3), 12)
     assert shared == plain
     assert len(set(shared)) > 50  # enough distinct names that the rows really went apart
+
+
+@pytest.mark.parametrize("shape", [(2048, 512), (12, 5), (3, 17)])  # whole strips of 8 columns, and remainders
+def test_the_transpose_kernel_transposes(shape):
+    from rnnkit import kernels
+
+    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    out = np.empty(shape[::-1], dtype=np.float32)
+    kernels.transpose(a, out)
+    np.testing.assert_array_equal(out, a.T)

@@ -104,8 +104,10 @@ class LSTM(Recurrent):
         from rnnkit import kernels  # numba: imported on first use, so the CLI starts fast
 
         T, B, _ = gates.shape
-        W = np.ascontiguousarray(self.params["W_hh"].T)  # (H, 4H)
-        rec = np.empty((B, 4 * self.hidden_size), dtype=self.dtype)  # h_{t-1} W_hh^T
+        H = self.hidden_size
+        W = np.empty((H, 4 * H), dtype=self.dtype)  # W_hh^T contiguous: a faster GEMM than the view .T
+        kernels.transpose(self.params["W_hh"], W)
+        rec = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} W_hh^T
         for t in range(T):
             np.matmul(hs[t], W, out=rec)
             kernels.lstm_forward_step(
