@@ -226,8 +226,9 @@ def train_row(row: Row, threads: int, rounds: int, seconds: float, vocab_size: i
 
 
 # -- sampling --------------------------------------------------------------------------------------------------
-def sampling(threads: int, names: int = 10_000, chars: int = 5_000) -> dict:
-    """Names/s for `names` names drawn in batches, chars/s for one long sequence at batch 1.
+def sampling(threads: int, names: int = 10_000, chars: int = 1_000, repeats: int = 5) -> dict:
+    """Names/s for `names` names drawn in one batch, chars/s for a sequence of `chars` at batch 1: medians of
+    `repeats` runs each.
 
     The model is the shipped surnames model when there is one (what `rnnkit text sample` uses), else an untrained
     one of the default config, whose names run longer.
@@ -241,27 +242,33 @@ def sampling(threads: int, names: int = 10_000, chars: int = 5_000) -> dict:
         vocab, _ = name_vocab()
         gen, source = NameGenerator(CharModel(ModelConfig(), len(vocab), seed=0), vocab, True), "untrained"
     model, vocab = gen.model, gen.vocab
-    with threadpool_limits(threads):
-        gen.sample(100, seed=0)  # warm up
-        t0 = time.perf_counter()
-        drawn = gen.sample(names, seed=1)
-        names_s = len(drawn) / (time.perf_counter() - t0)
-        mean_len = float(np.mean([len(s) for s in drawn]))
-        # one long sequence: the sampler's step (model step, then the draw) without stopping at the end token
-        rng, table = np.random.default_rng(2), model.input_table()
+
+    def one_sequence(n: int, seed: int) -> float:
+        """Seconds for n characters at batch 1: the sampler's step (model, then draw), never stopping."""
+        rng, table = np.random.default_rng(seed), model.input_table()
         ids, states = np.array([vocab.bos]), None
         t0 = time.perf_counter()
-        for _ in range(chars):
+        for _ in range(n):
             logits, states = model.step_logits(ids, states, table)  # (1, V)
             ids = next_ids(logits, 1.0, None, None, rng, greedy=False)  # (1,)
-        chars_s = chars / (time.perf_counter() - t0)
+        return time.perf_counter() - t0
+
+    names_s, chars_s = [], []
+    with threadpool_limits(threads):
+        gen.sample(100, seed=0)  # warm up
+        for r in range(repeats):
+            t0 = time.perf_counter()
+            drawn = gen.sample(names, seed=1 + r)
+            names_s.append(len(drawn) / (time.perf_counter() - t0))
+        one_sequence(100, seed=0)  # warm up
+        chars_s = [chars / one_sequence(chars, seed=1 + r) for r in range(repeats)]
     c = model.config
     return {
         "threads": threads,
         "model": f"{source}: {c.cell} H={c.hidden_size} L={c.num_layers}",
-        "names_s": names_s,
-        "mean_name_len": mean_len,
-        "batch1_chars_s": chars_s,
+        "names_s": statistics.median(names_s),
+        "mean_name_len": float(np.mean([len(s) for s in drawn])),
+        "batch1_chars_s": statistics.median(chars_s),
     }
 
 

@@ -28,6 +28,7 @@ from numba import njit
 # fastmath lets min/max and the polynomial vectorise; error_model="numpy" drops the division-by-zero check that
 # would keep the loops scalar (q below is never zero).
 _JIT = dict(cache=True, fastmath=True, error_model="numpy", boundscheck=False, nogil=True)
+_STRICT = dict(cache=True, boundscheck=False, nogil=True)  # IEEE arithmetic: the sampler meets -inf logits
 
 _CLAMP = np.float32(7.90531110763549805)  # tanh(x) rounds to ±1 in float32 beyond this
 _HALF = np.float32(0.5)
@@ -128,6 +129,32 @@ def transpose(a, out):
     for i in range(n):
         for j in range(m - m % w, m):
             out[j, i] = a[i, j]
+
+
+@njit(**_STRICT)
+def draw_from_logits(logits, temperature, u, out):
+    """out[b] = a draw from softmax(logits[b] / temperature), by inverse CDF with the uniform u[b] in [0, 1).
+
+    The sampler's `draw` over exp(z - max z) in float64, in one pass per row: the index of the first cumulative
+    sum above u[b] * (the row's sum).
+    """
+    B, V = logits.shape
+    cdf = np.empty(V, dtype=np.float64)
+    for b in range(B):
+        top = -np.inf
+        for k in range(V):
+            top = max(top, np.float64(logits[b, k]) / temperature)
+        total = 0.0
+        for k in range(V):
+            total += np.exp(np.float64(logits[b, k]) / temperature - top)
+            cdf[k] = total
+        threshold = u[b] * total
+        pick = V - 1
+        for k in range(V):
+            if cdf[k] > threshold:
+                pick = k
+                break
+        out[b] = pick
 
 
 @njit(**_JIT)

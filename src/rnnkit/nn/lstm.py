@@ -140,8 +140,7 @@ class LSTM(Recurrent):
         if self._fused:
             from rnnkit import kernels
 
-            B = len(z)
-            h, c_new, tanh_c = (np.empty((B, H), dtype=self.dtype) for _ in range(3))
+            h, c_new, tanh_c = np.empty((3, len(z), H), dtype=self.dtype)  # (B, H) each, one allocation
             x_proj = np.ascontiguousarray(x_proj, self.dtype)
             kernels.lstm_forward_step(x_proj, z, scale, self._gate_shift, c, np.empty_like(z), c_new, tanh_c, h)
             return h, (h, c_new)

@@ -61,12 +61,12 @@ def next_ids(logits, temperature, top_k, top_p, rng, greedy) -> np.ndarray:
     """The sampler's choice for each row of logits (B, V): (B,), the argmax when greedy."""
     if greedy:
         return logits.argmax(axis=1)
-    if top_k is None and top_p is None:  # exp(z / temperature) unnormalised: draw scales by the row sum
-        z = logits.astype(np.float64)  # (B, V)
-        if temperature != 1.0:
-            z /= temperature
-        z -= z.max(axis=1, keepdims=True)
-        return draw(np.exp(z, out=z), rng)
+    if top_k is None and top_p is None:  # `draw` over exp(z / temperature - max), one compiled pass per row
+        from rnnkit import kernels
+
+        ids = np.empty(len(logits), dtype=np.int64)
+        kernels.draw_from_logits(logits, float(temperature), rng.random(len(logits)), ids)
+        return ids
     return draw(filter_logits(logits, temperature, top_k, top_p), rng)
 
 
