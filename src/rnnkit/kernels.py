@@ -1,4 +1,5 @@
-"""Compiled float32 kernels (numba): the LSTM's per-step elementwise work and the Adam update, one pass each.
+"""Compiled kernels (numba) for the engine's hot loops: the LSTM's per-step elementwise work and the Adam
+update in float32, a blocked transpose, and the sampler's softmax draw.
 
 NumPy spends about ten calls per LSTM step on the gates (see `LSTM._loop`) and twelve per parameter on Adam,
 each a full pass over memory. Here each is one loop that reads its inputs once: an LSTM step reads z and
@@ -16,8 +17,8 @@ its own here, and a scalar libm call per element would cost more than the fusion
 2.6e-7, 4.4 float32 ulps (NumPy's float32 tanh: 1.4); σ(z) = tanh(z/2)/2 + 1/2.
 
 Compiled on first use and cached on disk (numba's cache=True), so only the first run pays the compile; the
-callers import this module lazily, so the CLI starts without numba. Only float32 comes here; float64 keeps
-the NumPy paths, which the torch tests check to rounding.
+callers import this module lazily, so the CLI starts without numba. The LSTM and Adam kernels take float32
+only; float64 keeps the NumPy paths, which the torch tests check to rounding.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ _JIT = dict(cache=True, fastmath=True, error_model="numpy", boundscheck=False, n
 _STRICT = dict(cache=True, boundscheck=False, nogil=True)  # IEEE arithmetic: the sampler meets -inf logits
 
 _CLAMP = np.float32(7.90531110763549805)  # tanh(x) rounds to ±1 in float32 beyond this
-_HALF = np.float32(0.5)
 _ONE = np.float32(1.0)
 
 
