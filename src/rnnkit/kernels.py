@@ -85,6 +85,19 @@ def lstm_forward_step(x_proj, rec, scale, shift, c_prev, gates, c, tanh_c, h):
         _cell_row(a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :], c_prev[b], c[b], tanh_c[b], h[b])
 
 
+@njit(**_JIT)
+def lstm_step(x_proj, rec, scale, shift, c_prev, c, h):
+    """`lstm_forward_step` for generation: c, h (B, H) only, each row's gates kept in a small reused buffer."""
+    B, H = c.shape
+    a = np.empty(4 * H, dtype=c.dtype)  # one row's i, f, g, o
+    t = np.empty(H, dtype=c.dtype)  # one row's tanh(c_t)
+    for b in range(B):
+        x, r = x_proj[b], rec[b]
+        for k in range(4 * H):
+            a[k] = scale[k] * tanh32(scale[k] * (x[k] + r[k])) + shift[k]
+        _cell_row(a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :], c_prev[b], c[b], t, h[b])
+
+
 @njit(inline="always", **_JIT)
 def _backward_row(dh_rec, dh_out, i, f, g, o, tanh_c, c_prev, dc, dz_i, dz_f, dz_g, dz_o):
     for j in range(dc.size):

@@ -140,9 +140,8 @@ class LSTM(Recurrent):
         if self._fused:
             from rnnkit import kernels
 
-            h, c_new, tanh_c = np.empty((3, len(z), H), dtype=self.dtype)  # (B, H) each, one allocation
-            x_proj = np.ascontiguousarray(x_proj, self.dtype)
-            kernels.lstm_forward_step(x_proj, z, scale, self._gate_shift, c, np.empty_like(z), c_new, tanh_c, h)
+            h, c_new = np.empty((2, len(z), H), dtype=self.dtype)  # (B, H) each, one allocation
+            kernels.lstm_step(np.ascontiguousarray(x_proj, self.dtype), z, scale, self._gate_shift, c, c_new, h)
             return h, (h, c_new)
         z += x_proj
         z *= scale

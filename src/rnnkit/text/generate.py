@@ -165,23 +165,26 @@ class NameGenerator:
         logits, states = self._read_prefix(prefix_ids, 1)  # (U=1, V): every row starts from the same prefix
         node = np.zeros(batch, dtype=np.int64)  # (A,) each active row's state among the U
         table = self.model.input_table()  # the weights stay fixed while sampling: look the inputs up
-        out = [list(prefix_ids) for _ in range(batch)]
+        P = len(prefix_ids)
+        out = np.empty((batch, max(P, max_length)), dtype=np.int64)  # each row's ids, prefix first
+        out[:, :P] = prefix_ids
+        length = np.full(batch, P)  # ids written per row
         active = np.arange(batch)  # rows still writing
-        if len(prefix_ids) == 0:
+        if P == 0:
             logits[:, self.vocab.eos] = -np.inf  # a name has at least one character
         V = self.model.vocab_size
-        for _ in range(max(0, max_length - len(prefix_ids))):
+        for _ in range(max(0, max_length - P)):
             ids = next_ids(logits[node], temperature, top_k, top_p, rng, greedy)  # (A,)
             going = ids != self.vocab.eos
-            for row, i in zip(active[going], ids[going], strict=True):
-                out[row].append(int(i))
             active, ids, node = active[going], ids[going], node[going]
+            out[active, length[active]] = ids
+            length[active] += 1
             if active.size == 0:
                 break
             prefixes, node = np.unique(node * V + ids, return_inverse=True)  # (U,): parent state, character
             states = _take(states, prefixes // V)
             logits, states = self.model.step_logits(prefixes % V, states, table)  # (U, V)
-        return [self.vocab.decode(ids) for ids in out]
+        return [self.vocab.decode(row[:n]) for row, n in zip(out, length, strict=True)]
 
     # -- beam search -----------------------------------------------------------------------------------------
     def beam(self, k: int = 10, prefix: str = "", max_length: int = 50) -> list[Scored]:

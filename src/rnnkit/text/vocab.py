@@ -89,11 +89,11 @@ class Vocabulary:
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of `ids`; boundary ids are skipped, so decode(sampled ids up to EOS) is the name."""
-        out = []
+        out, size = [], len(self)
         for i in ids:
             i = int(i)
-            if not 0 <= i < len(self):
-                raise ValueError(f"id {i} is outside the vocabulary of {len(self)} ids")
+            if not 0 <= i < size:
+                raise ValueError(f"id {i} is outside the vocabulary of {size} ids")
             if i != BOUNDARY_ID:
                 out.append(self.chars[i - 1])
         return "".join(out)
