@@ -155,16 +155,20 @@ def test_char_model_gradients_with_dropout_match_central_differences(cell):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_layer_given_x_proj_equals_layer_given_x(cell):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])  # float32: the LSTM's kernels on both input paths
+def test_layer_given_x_proj_equals_layer_given_x(cell, dtype):
     """forward(x_proj = x W_ih^T + b) equals forward(x); backward's dL/dx_proj gives dx = dz W_ih, dW_ih = dz^T x."""
     rng = np.random.default_rng(1)
     T, B, D, H = 5, 3, 4, 6
-    layer = nn.CELLS[cell](D, H, rng=rng, dtype=np.float64)
+    layer = nn.CELLS[cell](D, H, rng=rng, dtype=dtype)
     _randomize_biases(layer.params, rng)
-    x, up = rng.standard_normal((T, B, D)), rng.standard_normal((T, B, H))
-    state = (
-        (rng.standard_normal((B, H)), rng.standard_normal((B, H))) if cell == "lstm" else rng.standard_normal((B, H))
-    )
+
+    def normal(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    x, up = normal(T, B, D), normal(T, B, H)
+    state = (normal(B, H), normal(B, H)) if cell == "lstm" else normal(B, H)
+    tol = {} if dtype == np.float64 else {"rtol": 1e-5, "atol": 1e-6}
     x_proj = x @ layer.params["W_ih"].T + layer.params[layer.input_bias]
     hs, final, cache = layer.forward(x, state)
     layer.zero_grad()
@@ -177,17 +181,17 @@ def test_layer_given_x_proj_equals_layer_given_x(cell):
     layer.zero_grad()
     dx_proj, dstate2 = layer.backward(up, cache2)
     assert dx_proj.shape == x_proj.shape
-    _close(hs2, hs)
-    _close(np.asarray(final2), np.asarray(final))
-    _close(np.asarray(dstate2), np.asarray(dstate))
-    _close(dx_proj @ layer.params["W_ih"], dx)
-    _close(layer.grads["W_hh"], grads["W_hh"])
+    _close(hs2, hs, **tol)
+    _close(np.asarray(final2), np.asarray(final), **tol)
+    _close(np.asarray(dstate2), np.asarray(dstate), **tol)
+    _close(dx_proj @ layer.params["W_ih"], dx, **tol)
+    _close(layer.grads["W_hh"], grads["W_hh"], **tol)
     assert not layer.grads["W_ih"].any()  # the caller owns the input projection's gradients
     # every position its own table row: input_table_backward adds dW_ih, db and returns dx
     dE = layer.input_table_backward(dx_proj.reshape(T * B, -1), x.reshape(T * B, D))
-    _close(dE.reshape(T, B, D), dx)
-    _close(layer.grads["W_ih"], grads["W_ih"])
-    _close(layer.grads[layer.input_bias], grads[layer.input_bias])
+    _close(dE.reshape(T, B, D), dx, **tol)
+    _close(layer.grads["W_ih"], grads["W_ih"], **tol)
+    _close(layer.grads[layer.input_bias], grads[layer.input_bias], **tol)
 
 
 @pytest.mark.parametrize(("cell", "dtype"), [("lstm", np.float64), ("gru", np.float64), ("lstm", np.float32)])
