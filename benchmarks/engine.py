@@ -4,7 +4,8 @@ Every row trains the same character model in both engines: Embedding -> LSTM/GRU
 softmax cross-entropy, then clips the global gradient norm and takes an Adam step (what `rnnkit text train`
 does each step). Both run float32 with the same thread count (threadpoolctl for NumPy's BLAS,
 torch.set_num_threads for torch), from the same initial weights, on the same batches. The engines alternate over
-several rounds and the table shows medians, so load from elsewhere on the machine hits both alike.
+several rounds and the table shows medians, so load from elsewhere on the machine hits both alike. The process
+keeps the memory it frees for reuse (`rnnkit.memory.reuse_freed_memory`), as the rnnkit command line does.
 
     python benchmarks/engine.py                # the full table (a few minutes)
     python benchmarks/engine.py --json         # the same, for machines
@@ -32,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from rnnkit import optim
 from rnnkit.config import TrainConfig
+from rnnkit.memory import reuse_freed_memory
 from rnnkit.nn import cross_entropy
 from rnnkit.text.config import ModelConfig
 from rnnkit.text.data import Batcher, load_surnames
@@ -378,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", metavar="JSON", help="print the table of a saved --json result and exit")
     parser.add_argument("--peak-child", nargs=2, metavar=("ENGINE", "ROW"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    reuse_freed_memory()  # as the rnnkit command line runs: freed buffers are kept for the next step (both engines)
     if args.peak_child:
         _peak_child(*args.peak_child)
         return 0

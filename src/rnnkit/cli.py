@@ -235,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "command", None) == "text" and args.action == "score" and args.run is not None:
         _score_run_or_name(args)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    from rnnkit.memory import reuse_freed_memory
+
+    reuse_freed_memory()  # each training step reuses the last one's buffers instead of faulting in fresh pages
     try:
         with _threads(getattr(args, "threads", None)):
             return handler(args)
