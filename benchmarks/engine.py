@@ -270,6 +270,8 @@ def sampling(threads: int, names: int = 10_000, chars: int = 1_000, repeats: int
         "model": f"{source}: {c.cell} H={c.hidden_size} L={c.num_layers}",
         "names_s": statistics.median(names_s),
         "mean_name_len": float(np.mean([len(s) for s in drawn])),
+        "chars": sum(len(s) + 1 for s in drawn),  # every character and the end of each name: one draw each
+        "prefix_states": len({s[:k] for s in drawn for k in range(len(s) + 1)}),  # the network's steps
         "batch1_chars_s": statistics.median(chars_s),
     }
 
@@ -338,6 +340,11 @@ def _row_line(r: dict) -> str:
     )
 
 
+def _prefix_note(s: dict) -> str:
+    """How many network steps the shared-prefix sampler took for its draws (absent from older results)."""
+    return f"; {s['prefix_states']:,} prefix states for {s['chars']:,} draws" if "prefix_states" in s else ""
+
+
 def table(result: dict) -> str:
     lines = [
         f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores; numpy "
@@ -352,7 +359,7 @@ def table(result: dict) -> str:
     for s in result.get("sampling", []):
         lines.append(
             f"sampling, {s['model']}, {s['threads']} thread(s): {s['names_s']:,.0f} names/s (10,000 names, "
-            f"mean length {s['mean_name_len']:.1f}), {s['batch1_chars_s']:,.0f} chars/s at batch 1"
+            f"mean length {s['mean_name_len']:.1f}{_prefix_note(s)}), {s['batch1_chars_s']:,.0f} chars/s at batch 1"
         )
     if "memory" in result:
         m = result["memory"]

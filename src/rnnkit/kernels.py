@@ -62,6 +62,13 @@ def tanh_inplace(x):
 
 
 @njit(inline="always", **_JIT)
+def _activate_row(x_proj, rec, scale, shift, a):
+    """a = scale ⊙ tanh(scale ⊙ (x_proj + rec)) + shift: one row's i, f, g, o, each (4H,)."""
+    for k in range(a.size):
+        a[k] = scale[k] * tanh32(scale[k] * (x_proj[k] + rec[k])) + shift[k]
+
+
+@njit(inline="always", **_JIT)
 def _cell_row(i, f, g, o, c_prev, c, tanh_c, h):
     for j in range(c.size):
         cj = f[j] * c_prev[j] + i[j] * g[j]
@@ -79,9 +86,8 @@ def lstm_forward_step(x_proj, rec, scale, shift, c_prev, gates, c, tanh_c, h):
     """
     B, H = c.shape
     for b in range(B):
-        a, x, r = gates[b], x_proj[b], rec[b]
-        for k in range(4 * H):
-            a[k] = scale[k] * tanh32(scale[k] * (x[k] + r[k])) + shift[k]
+        a = gates[b]
+        _activate_row(x_proj[b], rec[b], scale, shift, a)
         _cell_row(a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :], c_prev[b], c[b], tanh_c[b], h[b])
 
 
@@ -92,9 +98,7 @@ def lstm_step(x_proj, rec, scale, shift, c_prev, c, h):
     a = np.empty(4 * H, dtype=c.dtype)  # one row's i, f, g, o
     t = np.empty(H, dtype=c.dtype)  # one row's tanh(c_t)
     for b in range(B):
-        x, r = x_proj[b], rec[b]
-        for k in range(4 * H):
-            a[k] = scale[k] * tanh32(scale[k] * (x[k] + r[k])) + shift[k]
+        _activate_row(x_proj[b], rec[b], scale, shift, a)
         _cell_row(a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :], c_prev[b], c[b], t, h[b])
 
 

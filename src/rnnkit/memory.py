@@ -3,9 +3,9 @@
 A training step allocates the same few arrays every time: the gates, the caches, their gradients, 5 to 20 MB
 each at torch-rnn's sizes. glibc's malloc hands freed memory at the top of its heap back to the operating system
 once more than its trim threshold is free (a few MB by default), so the next step gets fresh pages, and the
-kernel zeroes each 4 KB page on first touch. Measured on benchmarks/engine.py's rows in a process of their own:
-about 5,000 page faults per step on the LSTM at H=128, and training about 40% faster with the memory kept
-(100,000 to 140,000 characters/s at one thread). Raising the trim threshold keeps up to `keep_mib` of freed
+kernel zeroes each 4 KB page on first touch. benchmarks/memory.py measures it in fresh processes: at torch-rnn's
+sizes about 1,000-4,000 page faults per step without, none with, and training about 1.2x faster; the default
+name model, whose batches are short, gains nothing. Raising the trim threshold keeps up to `keep_mib` of freed
 memory for reuse, and raising the mmap threshold to glibc's largest lets buffers up to 32 MB come from that heap
 rather than from fresh mappings.
 

@@ -80,21 +80,19 @@ class LSTM(Recurrent):
         Returns hs (T, B, H), the final (h_T, c_T) and the cache backward needs.
         """
         H = self.hidden_size
-        scale = self._gate_scale
-        if self._fused:  # the kernel scales z itself
-            gates, source = self._inputs(x, x_proj)  # (T, B, 4H) x W_ih^T + b, or an empty buffer and x_proj
-            if source is None:  # read the projections from one buffer, write the gates to another
-                source, gates = gates, np.empty_like(gates)
-        else:
-            gates, source = self._inputs(x, x_proj, scale)  # (T, B, 4H) scale ⊙ z, activated in place below
-        T, B, _ = gates.shape
+        T, B = self._steps(x, x_proj)
         hs = np.empty((T + 1, B, H), dtype=self.dtype)
         cs = np.empty((T + 1, B, H), dtype=self.dtype)
         hs[0], cs[0] = self.initial_lstm_state(B) if state is None else state
         tanh_c = np.empty((T, B, H), dtype=self.dtype)
-        if self._fused:
+        if self._fused:  # the kernel scales z itself
+            gates, source = self._inputs(x, x_proj)  # (T, B, 4H) x W_ih^T + b, or an empty buffer and x_proj
+            if source is None:  # read the projections from one buffer, write the gates to another
+                source, gates = gates, np.empty_like(gates)
             self._fused_loop(gates, np.ascontiguousarray(source, self.dtype), hs, cs, tanh_c)
         else:
+            scale = self._gate_scale
+            gates, source = self._inputs(x, x_proj, scale)  # (T, B, 4H) scale ⊙ z, activated in place below
             W = np.multiply(self.params["W_hh"].T, scale, order="C")  # (H, 4H) contiguous: faster GEMM than .T
             self._loop(gates, source, scale, hs, cs, tanh_c, W)
         state = (hs[T].copy(), cs[T].copy())
