@@ -272,6 +272,7 @@ def sampling(threads: int, names: int = 10_000, chars: int = 1_000, repeats: int
         "mean_name_len": float(np.mean([len(s) for s in drawn])),
         "chars": sum(len(s) + 1 for s in drawn),  # every character and the end of each name: one draw each
         "prefix_states": len({s[:k] for s in drawn for k in range(len(s) + 1)}),  # the network's steps
+        "extended_prefixes": len({s[:k] for s in drawn for k in range(len(s))}),  # rows of h W_hh^T
         "batch1_chars_s": statistics.median(chars_s),
     }
 
@@ -342,7 +343,10 @@ def _row_line(r: dict) -> str:
 
 def _prefix_note(s: dict) -> str:
     """How many network steps the shared-prefix sampler took for its draws (absent from older results)."""
-    return f"; {s['prefix_states']:,} prefix states for {s['chars']:,} draws" if "prefix_states" in s else ""
+    note = f"; {s['prefix_states']:,} prefix states for {s['chars']:,} draws" if "prefix_states" in s else ""
+    if "extended_prefixes" in s:
+        note += f", recurrent product rows {s['extended_prefixes']:,}"
+    return note
 
 
 def table(result: dict) -> str:

@@ -250,6 +250,27 @@ def test_step_logits_equals_forward_one_step_at_a_time(cell, layers, batch, dtyp
             _close(np.asarray(s), np.asarray(f), **tol)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_step_logits_with_rows_equals_stepping_the_gathered_states(cell, layers, dtype):
+    """rows lets new rows continue shared states (one recurrent product per state): the same as copying them."""
+    rng = np.random.default_rng(layers)
+    model = CharModel(ModelConfig(cell, 6, layers, 5, 0.0), 11, seed=2, dtype=dtype)
+    _randomize_biases(model.params, rng)
+    _, states = model.step_logits(np.array([1, 4, 7, 9]), None)  # 4 distinct states
+    rows = np.array([3, 0, 3, 3, 1, 0])  # state 2 has no continuation, states 3 and 0 several
+    ids = rng.integers(0, 11, size=6)
+    gathered = [tuple(s[rows] for s in st) if isinstance(st, tuple) else st[rows] for st in states]
+    expected, expected_states = model.step_logits(ids, gathered)
+    for table in (None, model.input_table()):
+        logits, new_states = model.step_logits(ids, states, table, rows=rows)
+        tol = {} if dtype == np.float64 else {"rtol": 1e-5, "atol": 1e-6}
+        _close(logits, expected, **tol)
+        for s, e in zip(new_states, expected_states, strict=True):
+            _close(np.asarray(s), np.asarray(e), **tol)
+
+
 def test_tanh32_is_within_five_float32_ulps_of_tanh():
     """The kernels' rational tanh, over the whole float32 range that matters and beyond (it clamps)."""
     from rnnkit import kernels
@@ -304,7 +325,8 @@ def test_the_samplers_fast_draw_picks_what_filter_logits_then_draw_picks(tempera
 
 def _sample_stepping_every_row(gen: NameGenerator, batch: int, rng, max_length: int) -> list[str]:
     """The plain batched sampler: every active row steps the network, whatever its prefix."""
-    logits, states = gen._read_prefix(np.array([], dtype=np.int64), batch)  # (batch, V)
+    logits, states = gen._read_prefix(np.array([], dtype=np.int64))  # (1, V)
+    logits, states = np.repeat(logits, batch, axis=0), [tuple(np.repeat(s, batch, axis=0) for s in states[0])]
     logits[:, gen.vocab.eos] = -np.inf
     out, active = [[] for _ in range(batch)], np.arange(batch)
     for _ in range(max_length):
@@ -320,10 +342,11 @@ def _sample_stepping_every_row(gen: NameGenerator, batch: int, rng, max_length: 
     return [gen.vocab.decode(ids) for ids in out]
 
 
-def test_sampling_with_shared_prefixes_draws_what_stepping_every_row_draws():
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])  # the NumPy step and the kernel's
+def test_sampling_with_shared_prefixes_draws_what_stepping_every_row_draws(dtype):
     """Rows with the same prefix share one state: the same names, seed for seed, as stepping every row."""
     vocab = Vocabulary.from_items(["ab", "ba", "abc", "cab"])
-    model = CharModel(ModelConfig("lstm", 8, 1, 4, 0.0), len(vocab), seed=1, dtype=np.float64)
+    model = CharModel(ModelConfig("lstm", 8, 1, 4, 0.0), len(vocab), seed=1, dtype=dtype)
     gen = NameGenerator(model, vocab)
     shared = gen._sample_batch(300, 1.0, None, None, np.array([], dtype=np.int64), np.random.default_rng(3), 12, False)
     plain = _sample_stepping_every_row(gen, 300, np.random.default_rng(3), 12)

@@ -79,11 +79,18 @@ class GRU(Recurrent):
             hs[t + 1] += n  # h_t = n + z ⊙ (h_{t-1} - n)
         return hs[1:], hs[T].copy(), GRUCache(x if x_proj is None else None, hs, gates, h_n)
 
-    def step(self, x_proj: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One step for generation, keeping nothing for backward: x_proj (B, 3H) = W_ih x_t + b_ih -> h_t, h_t."""
+    def step(
+        self, x_proj: np.ndarray, state: np.ndarray, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One step for generation, keeping nothing for backward: x_proj (B, 3H) = W_ih x_t + b_ih -> h_t, h_t.
+
+        rows (B,): the state row each new row continues (default: row b continues row b).
+        """
         H, h = self.hidden_size, state
-        rec = h @ self.params["W_hh"].T  # (B, 3H)
+        rec, which = self._recurrent_products(h, rows)  # (P, 3H)
         rec += self.params["b_hh"]
+        if rows is not None:
+            rec, h = rec[which], h[rows]  # (B, 3H), (B, H)
         rz = x_proj[:, : 2 * H] + rec[:, : 2 * H]
         rz *= 0.5
         np.tanh(rz, out=rz)

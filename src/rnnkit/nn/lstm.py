@@ -130,17 +130,29 @@ class LSTM(Recurrent):
             np.tanh(cs[t + 1], out=tanh_c[t])
             np.multiply(z[:, 3 * H :], tanh_c[t], out=hs[t + 1])
 
-    def step(self, x_proj: np.ndarray, state: LSTMState) -> tuple[np.ndarray, LSTMState]:
-        """One step for generation, keeping nothing for backward: x_proj (B, 4H) = W_ih x_t + b -> h_t, (h_t, c_t)."""
+    def step(
+        self, x_proj: np.ndarray, state: LSTMState, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, LSTMState]:
+        """One step for generation, keeping nothing for backward: x_proj (B, 4H) = W_ih x_t + b -> h_t, (h_t, c_t).
+
+        rows (B,): the state row each new row continues (default: row b continues row b); rows that continue
+        the same state share its recurrent product (see `_recurrent_products`).
+        """
         H, (h, c) = self.hidden_size, state
         scale = self._gate_scale
-        z = h @ self.params["W_hh"].T  # (B, 4H)
+        z, which = self._recurrent_products(h, rows)  # (P, 4H)
         if self._fused:
             from rnnkit import kernels
 
-            h, c_new = np.empty((2, len(z), H), dtype=self.dtype)  # (B, H) each, one allocation
-            kernels.lstm_step(np.ascontiguousarray(x_proj, self.dtype), z, scale, self._gate_shift, c, c_new, h)
+            B = len(x_proj)
+            if rows is None:
+                which = rows = np.arange(B)
+            h, c_new = np.empty((2, B, H), dtype=self.dtype)  # (B, H) each, one allocation
+            x_proj = np.ascontiguousarray(x_proj, self.dtype)
+            kernels.lstm_step(x_proj, z, which, scale, self._gate_shift, c, rows, c_new, h)
             return h, (h, c_new)
+        if rows is not None:
+            z, c = z[which], c[rows]  # (B, 4H), (B, H)
         z += x_proj
         z *= scale
         self._activate(z)  # z = i, f, g, o

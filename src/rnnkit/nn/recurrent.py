@@ -129,5 +129,19 @@ class Recurrent:
         self.grads["W_ih"] += dz2.T @ x.reshape(T * B, -1)  # (G*H, D)
         return (dz2 @ self.params["W_ih"]).reshape(T, B, -1)  # (T, B, D)
 
+    # -- generation ----------------------------------------------------------------------------------------
+    def _recurrent_products(self, h: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Generation's h_{t-1} W_hh^T, once per state that goes on: (P, G*H), and which of the P each row reads.
+
+        rows (B,) names the state row (of h) each new row continues; None means row b continues row b, and then
+        P = B and the second result is None. Several rows may continue one state (a sampler's names that share a
+        prefix): they share its product, so the matrix product has one row per distinct state, not per new row.
+        """
+        W_hh = self.params["W_hh"]
+        if rows is None:
+            return h @ W_hh.T, None
+        used, which = np.unique(rows, return_inverse=True)  # (P,), (B,): rows == used[which]
+        return h[used] @ W_hh.T, which
+
     def _initial(self, state: np.ndarray | None, B: int) -> np.ndarray:
         return self.initial_state(B) if state is None else state

@@ -47,9 +47,16 @@ class RNN(Recurrent):
             np.tanh(h, out=h)
         return hs[1:], hs[T].copy(), RNNCache(x if x_proj is None else None, hs)
 
-    def step(self, x_proj: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One step for generation, keeping nothing for backward: x_proj (B, H) = W_ih x_t + b -> h_t, h_t."""
-        h = state @ self.params["W_hh"].T  # (B, H)
+    def step(
+        self, x_proj: np.ndarray, state: np.ndarray, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One step for generation, keeping nothing for backward: x_proj (B, H) = W_ih x_t + b -> h_t, h_t.
+
+        rows (B,): the state row each new row continues (default: row b continues row b).
+        """
+        h, which = self._recurrent_products(state, rows)  # (P, H)
+        if rows is not None:
+            h = h[which]  # (B, H)
         h += x_proj
         np.tanh(h, out=h)
         return h, h

@@ -26,11 +26,6 @@ class Scored:
     log_prob: float  # natural log of P(name, then the end of the name)
 
 
-def _take(states: list, rows: np.ndarray) -> list:
-    """Keep only `rows` of every layer's state (h, or (h, c))."""
-    return [tuple(s[rows] for s in st) if isinstance(st, tuple) else st[rows] for st in states]
-
-
 def filter_logits(logits: np.ndarray, temperature: float, top_k: int | None, top_p: float | None) -> np.ndarray:
     """Probabilities (B, V) from logits (B, V) after temperature, top-k and nucleus (top-p) filtering."""
     z = logits.astype(np.float64) / temperature
@@ -101,12 +96,11 @@ class NameGenerator:
     def show(self, item: str) -> str:
         return display_name(item, self.title_case)
 
-    def _read_prefix(self, prefix_ids: np.ndarray, batch: int) -> tuple[np.ndarray, list]:
-        """Run BOS + prefix once (batch 1) and copy its state to `batch` rows: last logits (batch, V), states."""
+    def _read_prefix(self, prefix_ids: np.ndarray) -> tuple[np.ndarray, list]:
+        """Run BOS + prefix once (batch 1): the last logits (1, V) and the states after it."""
         ids = np.concatenate([[self.vocab.bos], prefix_ids]).astype(np.int64)[:, None]  # (P+1, 1)
         logits, states, _ = self.model.forward(ids)
-        rows = np.zeros(batch, dtype=np.int64)
-        return np.repeat(logits[-1], batch, axis=0), _take(states, rows)
+        return logits[-1], states
 
     # -- sampling --------------------------------------------------------------------------------------------
     def sample(
@@ -160,9 +154,11 @@ class NameGenerator:
         A state depends only on the characters read, so the network steps once per distinct prefix, not once
         per row: `node[r]` is row r's prefix among the U distinct ones the last step computed. Every row still
         draws its own next character. For 10,000 surnames that is about 32,000 prefix states for 74,000 draws
-        (benchmarks/engine.py counts them), less than half the work of stepping every row.
+        (benchmarks/engine.py counts them), less than half the work of stepping every row. The recurrent
+        product h W_hh^T is shared once more: prefixes that extend the same parent read the parent's, so
+        the matrix product has one row per prefix that goes on (about 23,000), not one per new prefix.
         """
-        logits, states = self._read_prefix(prefix_ids, 1)  # (U=1, V): every row starts from the same prefix
+        logits, states = self._read_prefix(prefix_ids)  # (U=1, V): every row starts from the same prefix
         node = np.zeros(batch, dtype=np.int64)  # (A,) each active row's state among the U
         table = self.model.input_table()  # the weights stay fixed while sampling: look the inputs up
         P = len(prefix_ids)
@@ -182,8 +178,7 @@ class NameGenerator:
             if active.size == 0:
                 break
             prefixes, node = np.unique(node * V + ids, return_inverse=True)  # (U,): parent state, character
-            states = _take(states, prefixes // V)
-            logits, states = self.model.step_logits(prefixes % V, states, table)  # (U, V)
+            logits, states = self.model.step_logits(prefixes % V, states, table, rows=prefixes // V)  # (U, V)
         return [self.vocab.decode(row[:n]) for row, n in zip(out, length, strict=True)]
 
     # -- beam search -----------------------------------------------------------------------------------------
@@ -192,7 +187,7 @@ class NameGenerator:
         if k < 1:
             raise RnnkitError(f"--beam must be >= 1, got {k}")
         prefix_ids = self._encode(prefix, "prefix")
-        logits, states = self._read_prefix(prefix_ids, 1)
+        logits, states = self._read_prefix(prefix_ids)
         beams = [(0.0, list(prefix_ids))]  # (log prob, ids) of the live hypotheses, aligned with states rows
         finished: list[tuple[float, list[int]]] = []
         while beams:
@@ -209,7 +204,7 @@ class NameGenerator:
                 break
             rows, toks = np.divmod(np.array(flat), logp.shape[1])
             beams = [(float(scores[r, t]), beams[r][1] + [int(t)]) for r, t in zip(rows, toks, strict=True)]
-            logits, states = self.model.step_logits(toks, _take(states, rows))
+            logits, states = self.model.step_logits(toks, states, rows=rows)
         return [Scored(self.show(self.vocab.decode(ids)), lp) for lp, ids in finished]
 
     # -- scoring ---------------------------------------------------------------------------------------------

@@ -93,12 +93,14 @@ class CharModel:
         return self.rnn.layers[0].input_table(self.embed.params["W"])
 
     def step_logits(
-        self, ids: np.ndarray, states: list | None, table: np.ndarray | None = None
+        self, ids: np.ndarray, states: list | None, table: np.ndarray | None = None, rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, list]:
         """One step for generation: ids (B,) -> logits (B, V), carrying the states (never re-running a prefix).
 
         The same function as forward on a sequence of length 1 (in eval mode), without building caches.
         table: `input_table()`, computed once by a caller that takes many steps with the same weights.
+        rows (B,): the row of `states` that ids[b] continues (default: row b); rows may repeat, and the new
+        states have B rows.
         """
         first = self.rnn.layers[0]
         E = self.embed.params["W"]
@@ -119,7 +121,7 @@ class CharModel:
             if state is None:
                 zeros = layer.initial_state(len(ids))
                 state = (zeros, zeros) if isinstance(layer, nn.LSTM) else zeros
-            h, state = layer.step(x_proj, state)  # (B, H)
+            h, state = layer.step(x_proj, state, rows)  # (B, H)
             new_states.append(state)
         logits = h @ self.head.params["W"].T  # (B, V)
         logits += self.head.params["b"]
