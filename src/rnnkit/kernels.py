@@ -92,16 +92,17 @@ def lstm_forward_step(x_proj, rec, scale, shift, c_prev, gates, c, tanh_c, h):
 
 
 @njit(**_JIT)
-def lstm_step(x_proj, rec, rec_rows, scale, shift, c_prev, c_rows, c, h):
+def lstm_step(x_proj, x_rows, rec, rec_rows, scale, shift, c_prev, c_rows, c, h):
     """`lstm_forward_step` for generation: c, h (B, H) only, each row's gates kept in a small reused buffer.
 
-    Row b continues a state that other rows may share: it reads rec[rec_rows[b]] and c_prev[c_rows[b]].
+    Row b reads its inputs by index: x_proj[x_rows[b]] (a lookup table's row), and the state it continues,
+    which other rows may share: rec[rec_rows[b]] and c_prev[c_rows[b]].
     """
     B, H = c.shape
     a = np.empty(4 * H, dtype=c.dtype)  # one row's i, f, g, o
     t = np.empty(H, dtype=c.dtype)  # one row's tanh(c_t)
     for b in range(B):
-        _activate_row(x_proj[b], rec[rec_rows[b]], scale, shift, a)
+        _activate_row(x_proj[x_rows[b]], rec[rec_rows[b]], scale, shift, a)
         _cell_row(a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :], c_prev[c_rows[b]], c[b], t, h[b])
 
 

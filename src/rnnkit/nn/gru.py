@@ -80,12 +80,15 @@ class GRU(Recurrent):
         return hs[1:], hs[T].copy(), GRUCache(x if x_proj is None else None, hs, gates, h_n)
 
     def step(
-        self, x_proj: np.ndarray, state: np.ndarray, rows: np.ndarray | None = None
+        self, x_proj: np.ndarray, state: np.ndarray, rows: np.ndarray | None = None, x_rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """One step for generation, keeping nothing for backward: x_proj (B, 3H) = W_ih x_t + b_ih -> h_t, h_t.
 
-        rows (B,): the state row each new row continues (default: row b continues row b).
+        rows (B,): the state row each new row continues (default: row b continues row b). x_rows (B,): row b's
+        input is x_proj[x_rows[b]], for x_proj a lookup table (`input_table`).
         """
+        if x_rows is not None:
+            x_proj = x_proj[x_rows]  # (B, 3H)
         H, h = self.hidden_size, state
         rec, which = self._recurrent_products(h, rows)  # (P, 3H)
         rec += self.params["b_hh"]

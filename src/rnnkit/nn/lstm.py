@@ -131,30 +131,36 @@ class LSTM(Recurrent):
             np.multiply(z[:, 3 * H :], tanh_c[t], out=hs[t + 1])
 
     def step(
-        self, x_proj: np.ndarray, state: LSTMState, rows: np.ndarray | None = None
+        self,
+        x_proj: np.ndarray,
+        state: LSTMState,
+        rows: np.ndarray | None = None,
+        x_rows: np.ndarray | None = None,
     ) -> tuple[np.ndarray, LSTMState]:
         """One step for generation, keeping nothing for backward: x_proj (B, 4H) = W_ih x_t + b -> h_t, (h_t, c_t).
 
         rows (B,): the state row each new row continues (default: row b continues row b); rows that continue
-        the same state share its recurrent product (see `_recurrent_products`).
+        the same state share its recurrent product (see `_recurrent_products`). x_rows (B,): row b's input is
+        x_proj[x_rows[b]], for x_proj a lookup table (`input_table`).
         """
         H, (h, c) = self.hidden_size, state
-        scale = self._gate_scale
         z, which = self._recurrent_products(h, rows)  # (P, 4H)
         if self._fused:
             from rnnkit import kernels
 
-            B = len(x_proj)
-            if rows is None:
-                which = rows = np.arange(B)
+            B = len(x_proj) if x_rows is None else len(x_rows)
+            every = np.arange(B)
             h, c_new = np.empty((2, B, H), dtype=self.dtype)  # (B, H) each, one allocation
-            x_proj = np.ascontiguousarray(x_proj, self.dtype)
-            kernels.lstm_step(x_proj, z, which, scale, self._gate_shift, c, rows, c_new, h)
+            kernels.lstm_step(
+                np.ascontiguousarray(x_proj, self.dtype), every if x_rows is None else x_rows,
+                z, every if rows is None else which, self._gate_scale, self._gate_shift,
+                c, every if rows is None else rows, c_new, h,
+            )  # fmt: skip
             return h, (h, c_new)
         if rows is not None:
             z, c = z[which], c[rows]  # (B, 4H), (B, H)
-        z += x_proj
-        z *= scale
+        z += x_proj if x_rows is None else x_proj[x_rows]
+        z *= self._gate_scale
         self._activate(z)  # z = i, f, g, o
         c = z[:, H : 2 * H] * c
         c += z[:, :H] * z[:, 2 * H : 3 * H]  # c_t = f ⊙ c_{t-1} + i ⊙ g

@@ -48,12 +48,15 @@ class RNN(Recurrent):
         return hs[1:], hs[T].copy(), RNNCache(x if x_proj is None else None, hs)
 
     def step(
-        self, x_proj: np.ndarray, state: np.ndarray, rows: np.ndarray | None = None
+        self, x_proj: np.ndarray, state: np.ndarray, rows: np.ndarray | None = None, x_rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """One step for generation, keeping nothing for backward: x_proj (B, H) = W_ih x_t + b -> h_t, h_t.
 
-        rows (B,): the state row each new row continues (default: row b continues row b).
+        rows (B,): the state row each new row continues (default: row b continues row b). x_rows (B,): row b's
+        input is x_proj[x_rows[b]], for x_proj a lookup table (`input_table`).
         """
+        if x_rows is not None:
+            x_proj = x_proj[x_rows]  # (B, H)
         h, which = self._recurrent_products(state, rows)  # (P, H)
         if rows is not None:
             h = h[which]  # (B, H)

@@ -107,21 +107,21 @@ class CharModel:
         if table is None and len(ids) >= self.vocab_size:
             table = self.input_table()
         if table is not None:
-            x_proj = table[ids]  # (B, G*H)
+            x_proj, x_rows = table, ids  # row b's input projection is table[ids[b]], looked up by the layer
         else:
-            x_proj = E[ids] @ first.params["W_ih"].T  # (B, G*H)
+            x_proj, x_rows = E[ids] @ first.params["W_ih"].T, None  # (B, G*H)
             x_proj += first.params[first.input_bias]
         states = [None] * len(self.rnn.layers) if states is None else states
         new_states, h = [], None
         for l, layer in enumerate(self.rnn.layers):
             if l > 0:  # the layer below's h_t, projected
-                x_proj = h @ layer.params["W_ih"].T  # (B, G*H)
+                x_proj, x_rows = h @ layer.params["W_ih"].T, None  # (B, G*H)
                 x_proj += layer.params[layer.input_bias]
             state = states[l]
             if state is None:
                 zeros = layer.initial_state(len(ids))
                 state = (zeros, zeros) if isinstance(layer, nn.LSTM) else zeros
-            h, state = layer.step(x_proj, state, rows)  # (B, H)
+            h, state = layer.step(x_proj, state, rows, x_rows)  # (B, H)
             new_states.append(state)
         logits = h @ self.head.params["W"].T  # (B, V)
         logits += self.head.params["b"]
