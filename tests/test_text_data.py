@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rnnkit.errors import RnnkitError
@@ -144,6 +144,26 @@ def test_encode_decode_round_trip_property(items):
         ids = vocab.encode(item)
         assert unicodedata.normalize("NFC", item) == vocab.decode(ids)
         assert ((ids >= 1) & (ids < len(vocab))).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=8), st.booleans())
+@example(["ab\x00", "a"], False)  # a name that ends in NUL, the character that ends NumPy's strings
+def test_decode_rows_decodes_each_row_up_to_its_length(items, boundary_inside):
+    """decode_rows(ids, lengths) == [decode(row[:n])]: any characters (NUL too), whatever lies past the length."""
+    vocab = Vocabulary.from_items([*items, "a"])
+    rows = [vocab.encode(item) for item in items]
+    if boundary_inside:
+        rows[0] = np.array([*rows[0], vocab.bos, *vocab.encode("a")])  # decode skips it
+    L = max(len(r) for r in rows) + 2
+    ids = np.full((len(rows), L), 10**6)  # past each row's length: not even an id
+    for r, row in enumerate(rows):
+        ids[r, : len(row)] = row
+    lengths = np.array([len(r) for r in rows])
+    assert vocab.decode_rows(ids, lengths) == [vocab.decode(row) for row in rows]
+    ids[0, 0] = len(vocab)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        vocab.decode_rows(ids, np.maximum(lengths, 1))
 
 
 def test_unknown_characters_raise_an_error_naming_them():

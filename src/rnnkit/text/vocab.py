@@ -98,6 +98,24 @@ class Vocabulary:
                 out.append(self.chars[i - 1])
         return "".join(out)
 
+    def decode_rows(self, ids: np.ndarray, lengths: np.ndarray) -> list[str]:
+        """decode(ids[r, :lengths[r]]) for every row r of ids (N, L) at once: a sampled batch's names.
+
+        The ids become code points in one array whose rows, read as fixed-width strings, end at the first
+        NUL: NumPy does the joining. Rows with a boundary id, or a vocabulary holding NUL, go through decode.
+        """
+        N, L = ids.shape
+        written = np.arange(L) < lengths[:, None]  # (N, L)
+        ids = np.where(written, ids, BOUNDARY_ID)
+        if ids.min(initial=0) < 0 or ids.max(initial=0) >= len(self):
+            raise ValueError(f"ids outside the vocabulary of {len(self)} ids")
+        if "\x00" in self._stoi or (ids[written] == BOUNDARY_ID).any():
+            return [self.decode(row[:n]) for row, n in zip(ids, lengths, strict=True)]
+        if L == 0:
+            return [""] * N
+        points = np.array([0, *map(ord, self.chars)], dtype=np.uint32)  # id -> code point; the boundary -> NUL
+        return points[ids].view(f"<U{L}")[:, 0].tolist()  # (N, L) uint32 -> N strings
+
     def to_json(self) -> dict:
         """A JSON-serialisable dict; `from_json` reads it back."""
         return {"boundary_id": BOUNDARY_ID, "chars": list(self.chars)}
