@@ -106,10 +106,8 @@ class MelodyGenerator:
         start = np.concatenate([[BOUNDARY_ID], [] if prime is None else prime]).astype(np.int64)  # (P+1,)
         logits, states, _ = self.model.forward(start[:, None])  # (P+1, 1, V), read once
         logits = np.repeat(logits[-1], n, axis=0)  # (n, V)
-        states = [
-            tuple(np.repeat(s, n, axis=0) for s in st) if isinstance(st, tuple) else np.repeat(st, n, axis=0)
-            for st in states
-        ]
+        rows = np.zeros(n, dtype=np.int64)  # the first step: all n melodies continue the primer's one state
+        table = self.model.input_table()  # the weights stay fixed while generating: look the inputs up
         out = np.empty((n, steps), dtype=np.int64)  # (n, steps)
         for t in range(steps):
             logits = logits.astype(np.float64)
@@ -120,7 +118,8 @@ class MelodyGenerator:
                 ids = draw(filter_logits(logits, temperature, top_k, None), rng)  # (n,)
             out[:, t] = ids
             if t + 1 < steps:
-                logits, states = self.model.step_logits(ids, states)  # (n, V)
+                logits, states = self.model.step_logits(ids, states, table, rows)  # (n, V)
+                rows = None  # from now on melody b continues state row b
         return out
 
     # -- melodies --------------------------------------------------------------------------------------------
