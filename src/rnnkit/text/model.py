@@ -104,6 +104,7 @@ class CharModel:
         """
         first = self.rnn.layers[0]
         E = self.embed.params["W"]
+        ids = np.asarray(ids)
         if table is None and len(ids) >= self.vocab_size:
             table = self.input_table()
         if table is not None:
