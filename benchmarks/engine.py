@@ -264,6 +264,7 @@ def sampling(threads: int, names: int = 10_000, chars: int = 1_000, repeats: int
             names_s.append(len(drawn) / (time.perf_counter() - t0))
         one_sequence(100, seed=0)  # warm up
         chars_s = [chars / one_sequence(chars, seed=1 + r) for r in range(repeats)]
+        product_us = [1e6 * recurrent_product(model, 1000) for _ in range(repeats)]
     c = model.config
     return {
         "threads": threads,
@@ -274,7 +275,18 @@ def sampling(threads: int, names: int = 10_000, chars: int = 1_000, repeats: int
         "prefix_states": len({s[:k] for s in drawn for k in range(len(s) + 1)}),  # the network's steps
         "extended_prefixes": len({s[:k] for s in drawn for k in range(len(s))}),  # rows of h W_hh^T
         "batch1_chars_s": statistics.median(chars_s),
+        "batch1_product_us": statistics.median(product_us),
     }
+
+
+def recurrent_product(model: CharModel, n: int) -> float:
+    """Seconds per h W_hh^T at batch 1 (every layer's), the matrix-vector products a batch-1 step cannot skip."""
+    h = [np.zeros((1, layer.hidden_size), dtype=layer.dtype) for layer in model.rnn.layers]
+    t0 = time.perf_counter()
+    for _ in range(n):
+        for layer, hl in zip(model.rnn.layers, h, strict=True):
+            hl @ layer.params["W_hh"].T  # (1, G*H)
+    return (time.perf_counter() - t0) / n
 
 
 # -- peak memory (each engine alone in a fresh process) --------------------------------------------------------
@@ -364,6 +376,7 @@ def table(result: dict) -> str:
         lines.append(
             f"sampling, {s['model']}, {s['threads']} thread(s): {s['names_s']:,.0f} names/s (10,000 names, "
             f"mean length {s['mean_name_len']:.1f}{_prefix_note(s)}), {s['batch1_chars_s']:,.0f} chars/s at batch 1"
+            + (f" (h W_hh^T alone: {s['batch1_product_us']:.0f} us a step)" if "batch1_product_us" in s else "")
         )
     if "memory" in result:
         m = result["memory"]
