@@ -398,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2], help="thread counts")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per row")
     parser.add_argument("--seconds", type=float, default=1.0, help="seconds per engine per round")
+    parser.add_argument("--no-training", action="store_true", help="skip the training rows (sampling, memory only)")
     parser.add_argument("--no-sampling", action="store_true", help="skip the sampling rows")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory row")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
@@ -416,10 +417,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"engine.py: error: cannot read the table from {args.table}: {e}", file=sys.stderr)
             return 2
         return 0
+    unknown = set(args.rows or ()) - {r.name for r in rows()}
+    if unknown:
+        parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
     selected = [r for r in rows() if not args.rows or r.name in args.rows]
     vocab_size = len(name_vocab()[0])
     result = {"machine": machine(), "training": []}
-    for row in selected:
+    for row in [] if args.no_training else selected:
         for n in args.threads:
             result["training"].append(train_row(row, n, args.rounds, args.seconds, vocab_size))
             print(_row_line(result["training"][-1]), file=sys.stderr, flush=True)
