@@ -28,7 +28,7 @@ from rnnkit.music.tokens import (
     transpose,
     transpose_to_c,
 )
-from rnnkit.text.generate import draw, filter_logits
+from rnnkit.text.generate import next_ids
 
 
 @dataclass(frozen=True)
@@ -110,12 +110,8 @@ class MelodyGenerator:
         table = self.model.input_table()  # the weights stay fixed while generating: look the inputs up
         out = np.empty((n, steps), dtype=np.int64)  # (n, steps)
         for t in range(steps):
-            logits = logits.astype(np.float64)
             logits[:, BOUNDARY_ID] = -np.inf  # a melody runs for all its steps
-            if greedy:
-                ids = logits.argmax(axis=1)  # (n,)
-            else:
-                ids = draw(filter_logits(logits, temperature, top_k, None), rng)  # (n,)
+            ids = next_ids(logits, temperature, top_k, None, rng, greedy)  # (n,)
             out[:, t] = ids
             if t + 1 < steps:
                 logits, states = self.model.step_logits(ids, states, table, rows)  # (n, V)
