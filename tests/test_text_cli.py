@@ -76,6 +76,22 @@ def test_sample_flags(tiny_run, capsys):
     assert greedy_again == out
 
 
+def test_many_names_are_drawn_a_batch_at_a_time(tiny_run, monkeypatch):
+    """More names than SAMPLE_BATCH come in several batches of at most that many, novel or not."""
+    from rnnkit.text import generate
+
+    gen = text_train.load(tiny_run)
+    batches = []
+    sample_batch = gen._sample_batch
+    monkeypatch.setattr(gen, "_sample_batch", lambda batch, *a: batches.append(batch) or sample_batch(batch, *a))
+    monkeypatch.setattr(generate, "SAMPLE_BATCH", 7)
+    assert len(gen.sample(20, seed=1)) == 20 and batches == [7, 7, 6]
+    batches.clear()
+    novel = gen.sample(20, seed=1, novel=True)
+    assert len(novel) == 20 == len(set(novel)) and not {s.lower() for s in novel} & gen.training_items
+    assert batches and max(batches) == 7
+
+
 def test_sampling_with_a_seed_is_reproducible(tiny_run, capsys):
     """The same seed gives the same names; another seed gives others."""
     a = run_cli(capsys, "text", "sample", tiny_run, "-n", "20", "--seed", "5")[1]

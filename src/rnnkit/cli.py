@@ -114,6 +114,7 @@ def text_sample(args: argparse.Namespace) -> int:
         max_length=args.max_length,
         novel=args.novel,
         greedy=args.greedy,
+        progress=True,
     )
     print("\n".join(names))
     return 0

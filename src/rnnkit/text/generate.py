@@ -19,11 +19,20 @@ from rnnkit.text.data import count_predictions, display_name, iter_eval_batches
 from rnnkit.text.model import CharModel
 from rnnkit.text.vocab import Vocabulary
 
+SAMPLE_BATCH = 10_000  # names drawn together at most: the sampler holds about 150 MB however many are asked for
+
 
 @dataclass(frozen=True)
 class Scored:
     name: str
     log_prob: float  # natural log of P(name, then the end of the name)
+
+
+def _progress_bar(total: int, unit: str):
+    """A tqdm bar on stderr, shown only on a terminal and cleared when done."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=f" {unit}", leave=False, disable=None)
 
 
 def filter_logits(logits: np.ndarray, temperature: float, top_k: int | None, top_p: float | None) -> np.ndarray:
@@ -114,10 +123,12 @@ class NameGenerator:
         max_length: int = 50,
         novel: bool = False,
         greedy: bool = False,
+        progress: bool = False,
     ) -> list[str]:
         """n names drawn from the model (or the single most likely path with greedy=True), prefix included.
 
-        novel drops names that occur in the training data (and draws more until there are n).
+        novel drops names that occur in the training data (and draws more until there are n). Names are drawn
+        SAMPLE_BATCH at a time; progress shows a bar on a terminal when that takes more than one batch.
         """
         if n < 1 or max_length < 1:
             raise RnnkitError("-n and --max-length must be >= 1")
@@ -134,16 +145,24 @@ class NameGenerator:
         rng = np.random.default_rng(seed)
         names: list[str] = []
         seen: set[str] = set()
-        for _ in range(100):  # rounds: only `novel` needs more than one
+        stalled = 0  # rounds in a row that found no new name (only `novel` can stall)
+        bar = _progress_bar(n, "names") if progress and n > SAMPLE_BATCH else None
+        while len(names) < n and stalled < 100:
             want = n - len(names)
-            batch = want if not novel else max(2 * want, 64)
+            batch = min(want if not novel else max(2 * want, 64), SAMPLE_BATCH)
+            found = len(names)
             for name in self._sample_batch(batch, temperature, top_k, top_p, prefix_ids, rng, max_length, greedy):
                 if novel and (name in self.training_items or name in seen):
                     continue
                 seen.add(name)
                 names.append(name)
                 if len(names) == n:
-                    return [self.show(s) for s in names]
+                    break
+            stalled = stalled + 1 if len(names) == found else 0
+            if bar is not None:
+                bar.update(len(names) - found)
+        if bar is not None:
+            bar.close()
         if not names:
             raise RnnkitError("could not sample any novel names (the model reproduces its training data)")
         return [self.show(s) for s in names]
