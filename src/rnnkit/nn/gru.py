@@ -87,13 +87,11 @@ class GRU(Recurrent):
         rows (B,): the state row each new row continues (default: row b continues row b). x_rows (B,): row b's
         input is x_proj[x_rows[b]], for x_proj a lookup table (`input_table`).
         """
-        if x_rows is not None:
-            x_proj = x_proj[x_rows]  # (B, 3H)
         H, h = self.hidden_size, state
-        rec, which = self._recurrent_products(h, rows)  # (P, 3H)
+        x_proj, rec = self._step_inputs(x_proj, x_rows, h, rows)  # (B, 3H) each
         rec += self.params["b_hh"]
         if rows is not None:
-            rec, h = rec[which], h[rows]  # (B, 3H), (B, H)
+            h = h[rows]  # (B, H)
         rz = x_proj[:, : 2 * H] + rec[:, : 2 * H]
         rz *= 0.5
         np.tanh(rz, out=rz)

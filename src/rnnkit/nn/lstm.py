@@ -144,10 +144,10 @@ class LSTM(Recurrent):
         x_proj[x_rows[b]], for x_proj a lookup table (`input_table`).
         """
         H, (h, c) = self.hidden_size, state
-        z, which = self._recurrent_products(h, rows)  # (P, 4H)
-        if self._fused:
+        if self._fused:  # the kernel reads x_proj, the shared products and c by row index
             from rnnkit import kernels
 
+            z, which = self._recurrent_products(h, rows)  # (P, 4H)
             B = len(x_proj) if x_rows is None else len(x_rows)
             every = np.arange(B)
             h, c_new = np.empty((2, B, H), dtype=self.dtype)  # (B, H) each, one allocation
@@ -157,9 +157,10 @@ class LSTM(Recurrent):
                 c, every if rows is None else rows, c_new, h,
             )  # fmt: skip
             return h, (h, c_new)
+        x_proj, z = self._step_inputs(x_proj, x_rows, h, rows)  # (B, 4H) each
         if rows is not None:
-            z, c = z[which], c[rows]  # (B, 4H), (B, H)
-        z += x_proj if x_rows is None else x_proj[x_rows]
+            c = c[rows]  # (B, H)
+        z += x_proj
         z *= self._gate_scale
         self._activate(z)  # z = i, f, g, o
         c = z[:, H : 2 * H] * c

@@ -143,5 +143,18 @@ class Recurrent:
         used, which = np.unique(rows, return_inverse=True)  # (P,), (B,): rows == used[which]
         return h[used] @ W_hh.T, which
 
+    def _step_inputs(
+        self, x_proj: np.ndarray, x_rows: np.ndarray | None, h: np.ndarray, rows: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The NumPy steps' two inputs, one row per new row: x_proj (B, G*H) and h_{t-1} W_hh^T (B, G*H).
+
+        x_rows picks x_proj's rows (a lookup table's); the product is computed once per state that goes on
+        (`_recurrent_products`) and copied to every row that continues it.
+        """
+        if x_rows is not None:
+            x_proj = x_proj[x_rows]
+        rec, which = self._recurrent_products(h, rows)
+        return x_proj, rec if which is None else rec[which]
+
     def _initial(self, state: np.ndarray | None, B: int) -> np.ndarray:
         return self.initial_state(B) if state is None else state

@@ -55,11 +55,7 @@ class RNN(Recurrent):
         rows (B,): the state row each new row continues (default: row b continues row b). x_rows (B,): row b's
         input is x_proj[x_rows[b]], for x_proj a lookup table (`input_table`).
         """
-        if x_rows is not None:
-            x_proj = x_proj[x_rows]  # (B, H)
-        h, which = self._recurrent_products(state, rows)  # (P, H)
-        if rows is not None:
-            h = h[which]  # (B, H)
+        x_proj, h = self._step_inputs(x_proj, x_rows, state, rows)  # (B, H) each
         h += x_proj
         np.tanh(h, out=h)
         return h, h
