@@ -14,6 +14,9 @@ keeps the memory it frees for reuse (`rnnkit.memory.reuse_freed_memory`), as the
 chars/s counts target characters per second of a full training step. GFLOP/s counts the model's nominal
 matrix-multiply work (forward plus the two backward products of every weight), divided by rnnkit's step time,
 and is shown as a share of the float32 GEMM rate NumPy reaches on a 2048^3 product in the same run.
+
+The sampling table races rnnkit's name sampler against the same model in torch.nn, sampled with torch's cells:
+10,000 names drawn in batches, and one long sequence at batch 1.
 """
 
 from __future__ import annotations
@@ -120,6 +123,60 @@ class RnnkitTrainer:
         return loss
 
 
+def torch_twin(model: CharModel):
+    """torch.nn modules (embedding, recurrent stack, output layer) holding `model`'s weights (float32)."""
+    import torch
+
+    c, p, V = model.config, model.params, model.vocab_size
+    cells = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+    embed = torch.nn.Embedding(V, c.embedding_size)
+    dropout = c.dropout if c.num_layers > 1 else 0.0
+    rnn = cells[c.cell](c.embedding_size, c.hidden_size, num_layers=c.num_layers, dropout=dropout)
+    head = torch.nn.Linear(c.hidden_size, V)
+    with torch.no_grad():
+        embed.weight.copy_(torch.from_numpy(p["embed.W"]))
+        head.weight.copy_(torch.from_numpy(p["head.W"]))
+        head.bias.copy_(torch.from_numpy(p["head.b"]))
+        for l in range(c.num_layers):
+            getattr(rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.W_ih"]))
+            getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.W_hh"]))
+            if c.cell == "gru":
+                getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.b_ih"]))
+                getattr(rnn, f"bias_hh_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.b_hh"]))
+            else:  # rnnkit keeps one bias, torch two
+                getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.b"]))
+                getattr(rnn, f"bias_hh_l{l}").zero_()
+    return embed, rnn, head
+
+
+def torch_cells(rnn) -> list:
+    """One torch.nn LSTMCell / GRUCell / RNNCell per layer of `rnn` (nn.LSTM / GRU / RNN), with its weights.
+
+    torch's API for one step at a time: calling nn.LSTM on a sequence of length 1 goes through oneDNN, which took
+    about 450-750 us a step at H=512 here (2 and 1 threads), against 150-200 for LSTMCell.
+    """
+    import torch
+
+    kind = {torch.nn.LSTM: torch.nn.LSTMCell, torch.nn.GRU: torch.nn.GRUCell, torch.nn.RNN: torch.nn.RNNCell}
+    cells = []
+    for l in range(rnn.num_layers):
+        cell = kind[type(rnn)](rnn.input_size if l == 0 else rnn.hidden_size, rnn.hidden_size)
+        with torch.no_grad():
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(cell, name).copy_(getattr(rnn, f"{name}_l{l}"))
+        cells.append(cell)
+    return cells
+
+
+def torch_step(cells: list, x, states: list):
+    """One step of `torch_cells` on inputs x (A, E), updating states (one per layer) in place: the top h (A, H)."""
+    h = x
+    for l, cell in enumerate(cells):
+        states[l] = cell(h, states[l])  # LSTMCell: (h, c); GRUCell, RNNCell: h
+        h = states[l][0] if isinstance(states[l], tuple) else states[l]
+    return h
+
+
 class TorchTrainer:
     """The same model in torch.nn, from rnnkit's initial weights, with torch's own Adam and clip_grad_norm_."""
 
@@ -127,28 +184,9 @@ class TorchTrainer:
         import torch
 
         self.torch = torch
-        twin = CharModel(row.model_config(), vocab_size, seed=seed)
-        cells = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
-        torch.manual_seed(seed)
-        E, H, L = row.embedding_size, row.hidden_size, row.num_layers
-        self.embed = torch.nn.Embedding(vocab_size, E)
-        self.rnn = cells[row.cell](E, H, num_layers=L, dropout=row.dropout if L > 1 else 0.0)
+        torch.manual_seed(seed)  # dropout's masks
+        self.embed, self.rnn, self.head = torch_twin(CharModel(row.model_config(), vocab_size, seed=seed))
         self.drop = torch.nn.Dropout(row.dropout)
-        self.head = torch.nn.Linear(H, vocab_size)
-        p = twin.params
-        with torch.no_grad():
-            self.embed.weight.copy_(torch.from_numpy(p["embed.W"]))
-            self.head.weight.copy_(torch.from_numpy(p["head.W"]))
-            self.head.bias.copy_(torch.from_numpy(p["head.b"]))
-            for l in range(L):
-                getattr(self.rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.W_ih"]))
-                getattr(self.rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.W_hh"]))
-                if row.cell == "gru":
-                    getattr(self.rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.b_ih"]))
-                    getattr(self.rnn, f"bias_hh_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.b_hh"]))
-                else:
-                    getattr(self.rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(p[f"rnn.{l}.b"]))
-                    getattr(self.rnn, f"bias_hh_l{l}").zero_()
         self.params = [q for m in (self.embed, self.rnn, self.head) for q in m.parameters()]
         self.opt = torch.optim.Adam(self.params, lr=1e-3)
 
@@ -228,13 +266,15 @@ def train_row(row: Row, threads: int, rounds: int, seconds: float, vocab_size: i
 
 
 # -- sampling --------------------------------------------------------------------------------------------------
-def sampling(threads: int, names: int = 10_000, chars: int = 1_000, repeats: int = 5) -> dict:
-    """Names/s for `names` names drawn in one batch, chars/s for a sequence of `chars` at batch 1: medians of
-    `repeats` runs each.
+def sampling(threads: int, names: int = 10_000, chars: int = 2_000, repeats: int = 7) -> dict:
+    """Names/s for `names` names drawn in batches, chars/s for a sequence of `chars` at batch 1 (rnnkit's sampler
+    and the same model in torch.nn, alternating): medians of `repeats` runs each.
 
     The model is the shipped surnames model when there is one (what `rnnkit text sample` uses), else an untrained
     one of the default config, whose names run longer.
     """
+    import torch
+
     from rnnkit.text.generate import NameGenerator, next_ids
     from rnnkit.text.train import load, pretrained_path
 
@@ -244,6 +284,8 @@ def sampling(threads: int, names: int = 10_000, chars: int = 1_000, repeats: int
         vocab, _ = name_vocab()
         gen, source = NameGenerator(CharModel(ModelConfig(), len(vocab), seed=0), vocab, True), "untrained"
     model, vocab = gen.model, gen.vocab
+    embed, rnn, head = torch_twin(model)
+    cells = torch_cells(rnn)
 
     def one_sequence(n: int, seed: int) -> float:
         """Seconds for n characters at batch 1: the sampler's step (model, then draw), never stopping."""
@@ -255,26 +297,68 @@ def sampling(threads: int, names: int = 10_000, chars: int = 1_000, repeats: int
             ids = next_ids(logits, 1.0, None, None, rng, greedy=False)  # (1,)
         return time.perf_counter() - t0
 
-    names_s, chars_s = [], []
+    def torch_sequence(n: int, seed: int) -> float:
+        """The same in torch.nn: the embedding, a step of each layer's cell, the Linear, softmax, multinomial."""
+        g = torch.Generator().manual_seed(seed)
+        x, states = torch.tensor([vocab.bos]), [None] * len(cells)  # x (1,)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for _ in range(n):
+                h = torch_step(cells, embed(x), states)  # (1, H)
+                x = torch.multinomial(torch.softmax(head(h), dim=-1), 1, generator=g)[0]  # (1,)
+        return time.perf_counter() - t0
+
+    def torch_names(n: int, seed: int) -> list[str]:
+        """n names in one torch.nn batch, each row stepping until it draws the end (finished rows dropped)."""
+        g, max_length = torch.Generator().manual_seed(seed), 50
+        ids = torch.zeros((n, max_length), dtype=torch.long)  # each row's characters
+        length = torch.zeros(n, dtype=torch.long)
+        with torch.inference_mode():
+            x, states, rows = torch.full((n,), vocab.bos), [None] * len(cells), torch.arange(n)  # (A,) each
+            for t in range(max_length):
+                logits = head(torch_step(cells, embed(x), states))  # (A, V)
+                if t == 0:
+                    logits[:, vocab.eos] = -torch.inf  # a name has at least one character, as in rnnkit
+                x = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=g)[:, 0]  # (A,)
+                going = x != vocab.eos
+                rows, x = rows[going], x[going]
+                ids[rows, t], length[rows] = x, t + 1
+                if len(rows) == 0:
+                    break
+                states = [tuple(s[going] for s in st) if isinstance(st, tuple) else st[going] for st in states]
+        return [vocab.decode(row[:k]) for row, k in zip(ids.numpy(), length.tolist(), strict=True)]
+
+    names_s, chars_s, last = {"rnnkit": [], "torch": []}, {"rnnkit": [], "torch": []}, {}
+    torch.set_num_threads(threads)
     with threadpool_limits(threads):
-        gen.sample(100, seed=0)  # warm up
+        samplers = [("rnnkit", lambda n, seed: gen.sample(n, seed=seed)), ("torch", torch_names)]
+        for _, run in samplers:
+            run(100, seed=0)  # warm up
         for r in range(repeats):
-            t0 = time.perf_counter()
-            drawn = gen.sample(names, seed=1 + r)
-            names_s.append(len(drawn) / (time.perf_counter() - t0))
-        one_sequence(100, seed=0)  # warm up
-        chars_s = [chars / one_sequence(chars, seed=1 + r) for r in range(repeats)]
+            for name, run in samplers if r % 2 == 0 else samplers[::-1]:
+                t0 = time.perf_counter()
+                last[name] = run(names, seed=1 + r)
+                names_s[name].append(names / (time.perf_counter() - t0))
+        order = [("rnnkit", one_sequence), ("torch", torch_sequence)]
+        for _, run in order:
+            run(100, seed=0)  # warm up
+        for r in range(repeats):
+            for name, run in order if r % 2 == 0 else order[::-1]:
+                chars_s[name].append(chars / run(chars, seed=1 + r))
         product_us = [1e6 * recurrent_product(model, 1000) for _ in range(repeats)]
+    drawn = last["rnnkit"]  # rnnkit's last draw of names, whose work the counts below describe
     c = model.config
     return {
         "threads": threads,
         "model": f"{source}: {c.cell} H={c.hidden_size} L={c.num_layers}",
-        "names_s": statistics.median(names_s),
+        "names_s": statistics.median(names_s["rnnkit"]),
+        "torch_names_s": statistics.median(names_s["torch"]),
         "mean_name_len": float(np.mean([len(s) for s in drawn])),
         "chars": sum(len(s) + 1 for s in drawn),  # every character and the end of each name: one draw each
         "prefix_states": len({s[:k] for s in drawn for k in range(len(s) + 1)}),  # the network's steps
         "extended_prefixes": len({s[:k] for s in drawn for k in range(len(s))}),  # rows of h W_hh^T
-        "batch1_chars_s": statistics.median(chars_s),
+        "batch1_chars_s": statistics.median(chars_s["rnnkit"]),
+        "batch1_torch_chars_s": statistics.median(chars_s["torch"]),
         "batch1_product_us": statistics.median(product_us),
     }
 
@@ -353,12 +437,32 @@ def _row_line(r: dict) -> str:
     )
 
 
-def _prefix_note(s: dict) -> str:
-    """How many network steps the shared-prefix sampler took for its draws (absent from older results)."""
-    note = f"; {s['prefix_states']:,} prefix states for {s['chars']:,} draws" if "prefix_states" in s else ""
+def _sampling_lines(sampling: list[dict]) -> list[str]:
+    """The sampling table, rnnkit beside torch.nn, and a note on the work rnnkit's sampler did.
+
+    Older results lack torch's rates and some of the counts.
+    """
+    lines = [
+        f"| sampling, {sampling[0]['model']} | threads | rnnkit | torch.nn | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for what, ours, theirs in (
+        ("10,000 names, names/s", "names_s", "torch_names_s"),
+        ("one sequence at batch 1, chars/s", "batch1_chars_s", "batch1_torch_chars_s"),
+    ):
+        for x in sampling:
+            torch_rate, ratio = (f"{x[theirs]:,.0f}", f"{x[ours] / x[theirs]:.1f}") if theirs in x else ("-", "-")
+            lines.append(f"| {what} | {x['threads']} | {x[ours]:,.0f} | {torch_rate} | {ratio} |")
+    s = sampling[-1]
+    note = f"rnnkit's 10,000 names: mean length {s['mean_name_len']:.1f}, {s['chars']:,} draws"
+    if "prefix_states" in s:
+        note += f", {s['prefix_states']:,} prefix states"
     if "extended_prefixes" in s:
-        note += f", recurrent product rows {s['extended_prefixes']:,}"
-    return note
+        note += f", {s['extended_prefixes']:,} rows of the recurrent product"
+    if "batch1_product_us" in s:
+        times = ", ".join(f"{x['batch1_product_us']:.0f} us at {x['threads']} thread(s)" for x in sampling)
+        note += f". At batch 1, h W_hh^T alone takes {times} a step"
+    return ["", *lines, "", note + "."]
 
 
 def table(result: dict) -> str:
@@ -371,15 +475,11 @@ def table(result: dict) -> str:
     ]
     for r in result["training"]:
         lines.append(_row_line(r))
-    lines.append("")
-    for s in result.get("sampling", []):
-        lines.append(
-            f"sampling, {s['model']}, {s['threads']} thread(s): {s['names_s']:,.0f} names/s (10,000 names, "
-            f"mean length {s['mean_name_len']:.1f}{_prefix_note(s)}), {s['batch1_chars_s']:,.0f} chars/s at batch 1"
-            + (f" (h W_hh^T alone: {s['batch1_product_us']:.0f} us a step)" if "batch1_product_us" in s else "")
-        )
+    if result.get("sampling"):
+        lines += _sampling_lines(result["sampling"])
     if "memory" in result:
         m = result["memory"]
+        lines.append("")
         lines.append(
             f"peak memory, {m['row']}: rnnkit {m['rnnkit']['peak_mib']:.0f} MiB (a training step adds "
             f"{m['rnnkit']['training_mib']:.0f}), torch {m['torch']['peak_mib']:.0f} MiB (a training step adds "

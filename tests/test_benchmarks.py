@@ -23,6 +23,25 @@ def test_the_torch_twin_starts_from_rnnkits_weights(row_name):
         np.testing.assert_allclose(ours.step(batch), theirs.step(batch), rtol=1e-4)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_the_torch_cells_step_like_rnnkit(cell):
+    """The torch.nn cells the sampling benchmark steps hold rnnkit's weights: the same logits, step by step."""
+    import torch
+
+    from rnnkit.text.config import ModelConfig
+
+    model = engine.CharModel(ModelConfig(cell, 24, 2, 8, 0.0), 11, seed=4)
+    model.eval()
+    embed, rnn, head = engine.torch_twin(model)
+    cells = engine.torch_cells(rnn)
+    states, torch_states = None, [None] * len(cells)
+    with torch.inference_mode():
+        for x in [3, 0, 7, 7, 10]:
+            ours, states = model.step_logits(np.array([x]), states)  # (1, V)
+            theirs = head(engine.torch_step(cells, embed(torch.tensor([x])), torch_states))  # (1, V)
+            np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-4, atol=1e-5)
+
+
 def test_sampling_counts_its_work_and_the_table_shows_it():
     result = {
         "machine": engine.machine(),
@@ -30,8 +49,11 @@ def test_sampling_counts_its_work_and_the_table_shows_it():
         "sampling": [engine.sampling(1, names=300, chars=50, repeats=1)],
     }
     s = result["sampling"][0]
-    assert s["names_s"] > 0 and s["batch1_chars_s"] > 0 and s["batch1_product_us"] > 0
+    rates = ("names_s", "torch_names_s", "batch1_chars_s", "batch1_torch_chars_s", "batch1_product_us")
+    assert all(s[k] > 0 for k in rates)
     # every prefix that goes on is a state, and every state but the first took a draw to reach
     assert 0 < s["extended_prefixes"] < s["prefix_states"] <= s["chars"]
-    line = engine.table(result).splitlines()[-1]
-    assert f"{s['prefix_states']:,} prefix states" in line and "chars/s at batch 1" in line
+    text = engine.table(result)
+    assert f"| 10,000 names, names/s | 1 | {s['names_s']:,.0f} | {s['torch_names_s']:,.0f} |" in text
+    assert f"| one sequence at batch 1, chars/s | 1 | {s['batch1_chars_s']:,.0f} |" in text
+    assert f"{s['prefix_states']:,} prefix states" in text
