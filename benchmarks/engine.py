@@ -460,7 +460,10 @@ def _sampling_lines(sampling: list[dict]) -> list[str]:
     if "extended_prefixes" in s:
         note += f", {s['extended_prefixes']:,} rows of the recurrent product"
     if "batch1_product_us" in s:
-        times = ", ".join(f"{x['batch1_product_us']:.0f} us at {x['threads']} thread(s)" for x in sampling)
+        times = ", ".join(
+            f"{x['batch1_product_us']:.0f} us at {x['threads']} thread{'s' if x['threads'] > 1 else ''}"
+            for x in sampling
+        )
         note += f". At batch 1, h W_hh^T alone takes {times} a step"
     return ["", *lines, "", note + "."]
 
