@@ -351,6 +351,7 @@ def sampling(threads: int, names: int = 10_000, chars: int = 2_000, repeats: int
     return {
         "threads": threads,
         "model": f"{source}: {c.cell} H={c.hidden_size} L={c.num_layers}",
+        "names": names,
         "names_s": statistics.median(names_s["rnnkit"]),
         "torch_names_s": statistics.median(names_s["torch"]),
         "mean_name_len": float(np.mean([len(s) for s in drawn])),
@@ -446,15 +447,16 @@ def _sampling_lines(sampling: list[dict]) -> list[str]:
         f"| sampling, {sampling[0]['model']} | threads | rnnkit | torch.nn | ratio |",
         "|---|---|---|---|---|",
     ]
+    count = f"{sampling[0].get('names', 10_000):,} names"  # older results always drew 10,000
     for what, ours, theirs in (
-        ("10,000 names, names/s", "names_s", "torch_names_s"),
+        (f"{count}, names/s", "names_s", "torch_names_s"),
         ("one sequence at batch 1, chars/s", "batch1_chars_s", "batch1_torch_chars_s"),
     ):
         for x in sampling:
             torch_rate, ratio = (f"{x[theirs]:,.0f}", f"{x[ours] / x[theirs]:.1f}") if theirs in x else ("-", "-")
             lines.append(f"| {what} | {x['threads']} | {x[ours]:,.0f} | {torch_rate} | {ratio} |")
     s = sampling[-1]
-    note = f"rnnkit's 10,000 names: mean length {s['mean_name_len']:.1f}, {s['chars']:,} draws"
+    note = f"rnnkit's {count}: mean length {s['mean_name_len']:.1f}, {s['chars']:,} draws"
     if "prefix_states" in s:
         note += f", {s['prefix_states']:,} prefix states"
     if "extended_prefixes" in s:
