@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -222,8 +223,11 @@ def sgemm_rate(threads: int, n: int = 2048, repeats: int = 7) -> float:
     return 2.0 * n**3 / statistics.median(times) / 1e9
 
 
-def _timed_block(step, data, seconds: float) -> tuple[float, float]:
-    """Run steps over `data` (cycling) for about `seconds` after one untimed step; (targets, seconds)."""
+def _timed_block(step, data, seconds: float) -> tuple[float, float, int]:
+    """Run steps over `data` (cycling) for about `seconds` after one untimed step.
+
+    Returns the timed steps' targets and seconds, and how many steps ran in all (the untimed one included).
+    """
     step(data[0])
     chars, start, k = 0, time.perf_counter(), 1
     while True:
@@ -233,7 +237,7 @@ def _timed_block(step, data, seconds: float) -> tuple[float, float]:
         k += 1
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return chars, elapsed
+            return chars, elapsed, k
 
 
 def train_row(row: Row, threads: int, rounds: int, seconds: float, vocab_size: int) -> dict:
@@ -249,7 +253,7 @@ def train_row(row: Row, threads: int, rounds: int, seconds: float, vocab_size: i
         for r in range(rounds):
             order = [("rnnkit", ours.step), ("torch", theirs.step)]
             for name, step in order if r % 2 == 0 else order[::-1]:
-                chars, elapsed = _timed_block(step, data, seconds)
+                chars, elapsed, _ = _timed_block(step, data, seconds)
                 rates[name].append(chars / elapsed)
             sgemm.append(sgemm_rate(threads, repeats=3))
     ours_rate, torch_rate = statistics.median(rates["rnnkit"]), statistics.median(rates["torch"])
@@ -408,6 +412,19 @@ def peak_memory(row: Row) -> dict:
     return out
 
 
+# -- start-up ----------------------------------------------------------------------------------------------------
+def help_startup_s(repeats: int = 5) -> float:
+    """Seconds for `rnnkit --help` in a fresh process (the script installed beside this Python): the median."""
+    script = Path(sys.executable).with_name("rnnkit")
+    cmd = [str(script), "--help"] if script.exists() else [sys.executable, "-m", "rnnkit.cli", "--help"]
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 # -- report ----------------------------------------------------------------------------------------------------
 def machine() -> dict:
     import torch
@@ -482,6 +499,8 @@ def table(result: dict) -> str:
         lines.append(_row_line(r))
     if result.get("sampling"):
         lines += _sampling_lines(result["sampling"])
+    if "help_startup_s" in result:
+        lines += ["", f"rnnkit --help: {result['help_startup_s']:.2f} s (a fresh process, median of 5)"]
     if "memory" in result:
         m = result["memory"]
         lines.append("")
@@ -527,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
     selected = [r for r in rows() if not args.rows or r.name in args.rows]
     vocab_size = len(name_vocab()[0])
-    result = {"machine": machine(), "training": []}
+    result = {"machine": machine(), "help_startup_s": help_startup_s(), "training": []}
     for row in [] if args.no_training else selected:
         for n in args.threads:
             result["training"].append(train_row(row, n, args.rounds, args.seconds, vocab_size))

@@ -16,7 +16,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,13 +35,8 @@ def _child(row_name: str, threads: int, keep: bool, seconds: float) -> None:
     trainer = engine.RnnkitTrainer(row, vocab_size)
     with threadpool_limits(threads):
         trainer.step(data[0])  # compile or load the kernels
-        faults, steps = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, 0
-        chars, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            batch = data[steps % len(data)]
-            trainer.step(batch)
-            chars, steps = chars + int(batch[2].sum()), steps + 1
-        elapsed = time.perf_counter() - start
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        chars, elapsed, steps = engine._timed_block(trainer.step, data, seconds)
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     print(json.dumps({"chars_s": chars / elapsed, "faults_per_step": faults / steps}))
 

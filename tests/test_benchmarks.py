@@ -57,3 +57,9 @@ def test_sampling_counts_its_work_and_the_table_shows_it():
     assert f"| 300 names, names/s | 1 | {s['names_s']:,.0f} | {s['torch_names_s']:,.0f} |" in text
     assert f"| one sequence at batch 1, chars/s | 1 | {s['batch1_chars_s']:,.0f} |" in text
     assert f"{s['prefix_states']:,} prefix states" in text
+
+
+def test_the_table_shows_how_fast_rnnkit_help_starts():
+    result = {"machine": engine.machine(), "help_startup_s": engine.help_startup_s(repeats=1), "training": []}
+    assert 0 < result["help_startup_s"] < 30
+    assert f"rnnkit --help: {result['help_startup_s']:.2f} s" in engine.table(result)
