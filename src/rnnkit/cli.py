@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -60,15 +61,24 @@ def text_train(args: argparse.Namespace) -> int:
     best = summary["best_val"]
     print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
     if best is not None:
-        print(f"best validation loss: {best:.4f} nats per character")
+        print(f"best validation loss: {best:.4f} nats per character ({best / math.log(2):.4f} bits)")
     print(f"run: {out}  (loss curves: {out}/loss.png; sample with: rnnkit text sample {out})")
     return 0
 
 
 def text_sample(args: argparse.Namespace) -> int:
+    from rnnkit.errors import RnnkitError
+    from rnnkit.text.stream import TextGenerator
     from rnnkit.text.train import load
 
     gen = load(args.run)
+    if isinstance(gen, TextGenerator):
+        return _sample_stream(gen, args)
+    if args.length is not None:
+        raise RnnkitError("--length is for --stream runs; a name ends by itself (see --max-length)")
+    args.n = 20 if args.n is None else args.n
+    args.max_length = 50 if args.max_length is None else args.max_length
+    args.prefix = args.prefix or ""
     if args.beam:
         for s in gen.beam(args.beam, prefix=args.prefix, max_length=args.max_length):
             print(f"{s.name}\t{s.log_prob:.4f}")
@@ -89,13 +99,57 @@ def text_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample_stream(gen, args: argparse.Namespace) -> int:
+    """Continue the prime of a stream run, writing each character to stdout as it is drawn (flushed)."""
+    from rnnkit.errors import RnnkitError
+
+    for flag, value in (("--beam", args.beam), ("--novel", args.novel), ("--max-length", args.max_length)):
+        if value:
+            raise RnnkitError(f"{flag} is for name models; a --stream run writes --length characters")
+    current = [None]  # the text being written
+
+    def write(index: int, piece: str) -> None:
+        if index != current[0] and current[0] is not None:
+            sys.stdout.write("\n\n")  # a blank line between texts
+        current[0] = index
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    gen.sample(
+        prime=args.prefix,
+        length=1000 if args.length is None else args.length,
+        n=1 if args.n is None else args.n,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        greedy=args.greedy,
+        write=write,
+    )
+    print()
+    return 0
+
+
 def text_eval(args: argparse.Namespace) -> int:
     import json
 
     from rnnkit.text.data import read_items
+    from rnnkit.text.stream import TextGenerator
     from rnnkit.text.train import load
 
-    result = load(args.run).evaluate(read_items(args.data))
+    gen = load(args.run)
+    if isinstance(gen, TextGenerator):
+        result = gen.evaluate_file(args.data, progress=True)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(
+                f"{result['chars']:,} characters, {result['predictions']:,} predictions, the state carried "
+                f"({result['rows']} row{'s' if result['rows'] > 1 else ''}): "
+                f"{result['nll']:.4f} nats/char, {result['bpc']:.4f} bits/char, perplexity {result['perplexity']:.3f}"
+            )
+        return 0
+    result = gen.evaluate(read_items(args.data))
     if args.json:
         print(json.dumps(result))
     else:
@@ -107,9 +161,14 @@ def text_eval(args: argparse.Namespace) -> int:
 
 
 def text_score(args: argparse.Namespace) -> int:
+    from rnnkit.errors import RnnkitError
+    from rnnkit.text.stream import TextGenerator
     from rnnkit.text.train import load
 
-    for s in load(args.run).score(args.names):
+    gen = load(args.run)
+    if isinstance(gen, TextGenerator):
+        raise RnnkitError(f"{args.run} is a --stream run: score a text with `rnnkit text eval {args.run} --data FILE`")
+    for s in gen.score(args.names):
         print(f"{s.name}\t{s.log_prob:.4f}")
     return 0
 
@@ -124,7 +183,8 @@ def add_text(sub) -> None:
     p = text.add_parser(
         "train",
         help="train a name model",
-        description="Train a character-level language model on a list of names; writes a run directory.",
+        description="Train a character-level language model on a list of names, or with --stream on any text "
+        "(truncated BPTT over contiguous rows, the state carried); writes a run directory.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     from rnnkit.config import TrainConfig
@@ -141,25 +201,37 @@ def add_text(sub) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=text_train)
 
-    p = text.add_parser("sample", help="invent names with a trained model")
+    p = text.add_parser(
+        "sample",
+        help="invent names, or continue a text (a --stream run)",
+        description="Invent names with a name model, or, with a --stream run, continue --prime for --length "
+        "characters, written as they are drawn.",
+    )
     p.add_argument("run", nargs="?", help="run directory (default: the bundled surnames model)")
-    p.add_argument("-n", type=int, default=20, help="how many names (default: %(default)s)")
+    p.add_argument("-n", type=int, help="how many names (default: 20) or texts (default: 1)")
     p.add_argument("--temperature", type=float, default=1.0, help="<1 safer, >1 wilder, 0 = greedy (default: 1)")
     p.add_argument("--top-k", type=int, help="draw only from the k most likely characters")
     p.add_argument("--top-p", type=float, help="draw only from the smallest set of characters with mass >= p")
-    p.add_argument("--prefix", default="", help="start every name with this text")
+    p.add_argument(
+        "--prefix", "--prime", dest="prefix", help="start every name (or text) with this; a text's default: a newline"
+    )
+    p.add_argument("--length", type=int, help="--stream runs: characters drawn after the prime (default: 1000)")
     p.add_argument("--seed", type=int, help="random seed, for reproducible samples")
     p.add_argument("--novel", action="store_true", help="only names that are not in the training data")
-    p.add_argument("--max-length", type=int, default=50, help="longest name, in characters (default: 50)")
+    p.add_argument("--max-length", type=int, help="longest name, in characters (default: 50)")
     p.add_argument("--greedy", action="store_true", help="the single most likely path (the seed's argmax)")
     p.add_argument("--beam", type=int, metavar="K", help="the K most probable names, by beam search, with log-probs")
     p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     p.set_defaults(handler=text_sample)
 
-    p = text.add_parser("eval", help="negative log-likelihood of a file of names under a model")
+    p = text.add_parser("eval", help="negative log-likelihood of a file of names (or of a text) under a model")
     p.add_argument("run", help="run directory")
-    p.add_argument("--data", required=True, help="UTF-8 file, one item per line")
-    p.add_argument("--json", action="store_true", help="print one JSON object: nll, bpc, perplexity, items, chars")
+    p.add_argument("--data", required=True, help="UTF-8 file: one item per line, or any text for a --stream run")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: nll, bpc, perplexity, items, chars (a --stream run: chars, predictions)",
+    )
     p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     p.set_defaults(handler=text_eval)
 

@@ -29,11 +29,15 @@ HELP = {
     "eval_every": "evaluate, print samples and checkpoint every this many steps",
     "patience": "stop after this many evaluations without a better validation loss",
     "seed": "seed of every random choice (weights, data order, dropout)",
-    "num_samples": "samples printed at each evaluation",
+    "num_samples": "samples printed at each evaluation (--stream: one text of 60 characters per sample)",
     # data
-    "data": "'surnames' (the bundled 88,799 US Census surnames) or a UTF-8 text file, one item per line",
+    "data": "'surnames' (the bundled 88,799 US Census surnames) or a UTF-8 text file, one item per line "
+    "(with --stream: any text)",
     "val_data": "a separate validation file, instead of holding out part of --data",
-    "val_fraction": "share of --data held out for validation (at most --max-val items)",
+    "val_fraction": "share of --data held out for validation (at most --max-val items; --stream: the last part)",
     "max_val": "most items held out for validation",
     "dedupe": "drop repeated items",
+    "stream": "read --data as one stream of characters (prose, code, lyrics) and learn it with truncated BPTT, "
+    "instead of one item per line",
+    "seq_length": "--stream: characters each row reads per step, the length of truncated BPTT (100 when not given)",
 }

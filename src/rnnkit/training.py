@@ -40,6 +40,10 @@ class Task(Protocol):
 
     def load_data_state(self, state: dict[str, Any]) -> None: ...
 
+    # optional: arrays the data order needs to continue exactly (a stream's carried state), saved as "data.<name>"
+    # def data_arrays(self) -> dict[str, np.ndarray]: ...
+    # def load_data_arrays(self, arrays: dict[str, np.ndarray]) -> None: ...
+
 
 class TrainingStopped(RnnkitError):
     """Training hit a NaN or exploding loss; the last good checkpoint is kept."""
@@ -99,6 +103,8 @@ class Trainer:
     def save_checkpoint(self) -> None:
         arrays = {f"model.{k}": v for k, v in self.task.params.items()}
         arrays.update({f"optim.{k}": v for k, v in self.opt.state_dict().items()})
+        if hasattr(self.task, "data_arrays"):
+            arrays.update({f"data.{k}": v for k, v in self.task.data_arrays().items()})
         self.run.save_checkpoint(arrays, self._state())
 
     def resume(self) -> None:
@@ -113,6 +119,8 @@ class Trainer:
             self.elapsed, self.targets_seen = state["elapsed"], state["targets_seen"]
             self.rng.bit_generator.state = state["rng"]
             self.task.load_data_state(state["data"])
+            if hasattr(self.task, "load_data_arrays"):
+                self.task.load_data_arrays({k[5:]: v for k, v in arrays.items() if k.startswith("data.")})
         except (KeyError, ValueError, TypeError) as e:
             raise RnnkitError(f"{self.run}: checkpoint does not match this model ({e})") from None
         self.run.truncate_metrics(self.step)

@@ -41,3 +41,65 @@ def iter_eval_batches(encoded: Sequence[np.ndarray], batch_size: int) -> Iterato
     order = np.argsort([len(s) for s in encoded], kind="stable")
     for start in range(0, len(order), batch_size):
         yield pad_batch([encoded[i] for i in order[start : start + batch_size]])
+
+
+class StreamBatcher:
+    """One long token stream as B contiguous rows, served T steps at a time (truncated BPTT), exactly resumable.
+
+    The stream (N,) is cut into B rows of L = (N - 1) // B tokens; row b is stream[b L : (b + 1) L + 1] (the
+    last N - 1 - B L tokens are not used). Step s of an epoch serves the next T tokens of every row as inputs
+    and the same T tokens one ahead as targets, so a row's batch s + 1 continues exactly where batch s ended
+    and the caller carries the recurrent state from one to the next (char-rnn, torch-rnn). An epoch is L // T
+    steps; then the rows start over, and `next_batch` says so, so the caller resets the carried state.
+
+    `state_dict()` is JSON-serialisable; after `load_state_dict` the next batches are those an uninterrupted
+    batcher would have served. `tokens` may be a read-only memory map: only the served windows are read.
+    """
+
+    def __init__(self, tokens: np.ndarray, batch_size: int, seq_length: int):
+        if batch_size < 1 or seq_length < 1:
+            raise DataError(f"batch size and sequence length must be >= 1, got {batch_size} and {seq_length}")
+        N = len(tokens)
+        if N - 1 < batch_size * seq_length:
+            raise DataError(
+                f"the training stream has {N:,} characters, too few for one batch of --batch-size {batch_size} "
+                f"rows x --seq-length {seq_length} (+ 1); lower them or give more text"
+            )
+        self.tokens, self.batch_size, self.seq_length = tokens, batch_size, seq_length
+        self.row_length = (N - 1) // batch_size  # L
+        self.steps_per_epoch = self.row_length // seq_length
+        self.epoch = 0  # the epoch the next batch comes from
+        self.position = 0  # batches already served from it
+
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """inputs (T, B) and targets (T, B) int64, and whether this batch starts the rows over (reset the state)."""
+        if self.position == self.steps_per_epoch:
+            self.epoch += 1
+            self.position = 0
+        T, L = self.seq_length, self.row_length
+        starts = np.arange(self.batch_size) * L + self.position * T  # (B,)
+        window = np.asarray(self.tokens[np.arange(T + 1)[:, None] + starts], dtype=np.int64)  # (T+1, B)
+        reset = self.position == 0
+        self.position += 1
+        return window[:-1], window[1:], reset
+
+    def state_dict(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "position": self.position,
+            "num_tokens": len(self.tokens),
+            "batch_size": self.batch_size,
+            "seq_length": self.seq_length,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, mine in (
+            ("num_tokens", len(self.tokens)),
+            ("batch_size", self.batch_size),
+            ("seq_length", self.seq_length),
+        ):
+            if state[key] != mine:
+                raise DataError(f"cannot resume: the saved {key} is {state[key]}, now {mine} (has the data changed?)")
+        if not 0 <= state["position"] <= self.steps_per_epoch:
+            raise DataError(f"cannot resume batching: position {state['position']} is outside the epoch")
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])

@@ -1,9 +1,12 @@
 """Choosing the next token from the model's logits: temperature, top-k and nucleus (top-p) filters, the draw.
 
-Every application's sampler steps the model and calls `next_ids` on the logits of all its rows at once.
+Every application's sampler steps the model and calls `next_ids` on the logits of all its rows at once;
+`continue_ids` is the whole loop for rows that all continue one start (melodies, free text).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -47,3 +50,37 @@ def next_ids(logits, temperature, top_k, top_p, rng, greedy) -> np.ndarray:
         kernels.draw_from_logits(logits, float(temperature), rng.random(len(logits)), ids)
         return ids
     return draw(filter_logits(logits, temperature, top_k, top_p), rng)
+
+
+def continue_ids(
+    model,
+    start: np.ndarray,
+    n: int,
+    steps: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    rng: np.random.Generator | None = None,
+    greedy: bool = False,
+    banned: tuple[int, ...] = (),
+) -> Iterator[np.ndarray]:
+    """Read `start` (P,) once, then draw `steps` ids for each of n rows, feeding each back: yields ids (n,) per step.
+
+    The model (a `rnnkit.lm.model.TokenModel` in eval mode) carries its state from step to step, never
+    re-reading what came before. All n rows continue the one state after `start` (x_t = y_{t-1}); ids in
+    `banned` are never drawn.
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    logits, states, _ = model.forward(np.asarray(start, dtype=np.int64)[:, None])  # (P, 1, V), read once
+    logits = np.repeat(logits[-1], n, axis=0)  # (n, V)
+    rows = np.zeros(n, dtype=np.int64)  # the first step: all n rows continue the start's one state
+    table = model.input_table()  # the weights stay fixed while generating: look the inputs up
+    banned = list(banned)
+    for t in range(steps):
+        if banned:
+            logits[:, banned] = -np.inf
+        ids = next_ids(logits, temperature, top_k, top_p, rng, greedy)  # (n,)
+        yield ids
+        if t + 1 < steps:
+            logits, states = model.step_logits(ids, states, table, rows)  # (n, V)
+            rows = None  # from now on row b continues state row b

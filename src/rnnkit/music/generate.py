@@ -16,7 +16,7 @@ import numpy as np
 
 from rnnkit.errors import RnnkitError
 from rnnkit.lm.model import TokenModel
-from rnnkit.lm.sample import next_ids
+from rnnkit.lm.sample import continue_ids
 from rnnkit.lm.vocab import BOUNDARY_ID
 from rnnkit.music.tokens import (
     C_MAJOR,
@@ -104,18 +104,11 @@ class MelodyGenerator:
         greedy = greedy or temperature == 0
         rng = np.random.default_rng(seed)
         start = np.concatenate([[BOUNDARY_ID], [] if prime is None else prime]).astype(np.int64)  # (P+1,)
-        logits, states, _ = self.model.forward(start[:, None])  # (P+1, 1, V), read once
-        logits = np.repeat(logits[-1], n, axis=0)  # (n, V)
-        rows = np.zeros(n, dtype=np.int64)  # the first step: all n melodies continue the primer's one state
-        table = self.model.input_table()  # the weights stay fixed while generating: look the inputs up
         out = np.empty((n, steps), dtype=np.int64)  # (n, steps)
-        for t in range(steps):
-            logits[:, BOUNDARY_ID] = -np.inf  # a melody runs for all its steps
-            ids = next_ids(logits, temperature, top_k, None, rng, greedy)  # (n,)
+        # a melody runs for all its steps: the boundary is never drawn
+        drawn = continue_ids(self.model, start, n, steps, temperature, top_k, None, rng, greedy, banned=(BOUNDARY_ID,))
+        for t, ids in enumerate(drawn):
             out[:, t] = ids
-            if t + 1 < steps:
-                logits, states = self.model.step_logits(ids, states, table, rows)  # (n, V)
-                rows = None  # from now on melody b continues state row b
         return out
 
     # -- melodies --------------------------------------------------------------------------------------------

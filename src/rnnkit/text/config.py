@@ -17,3 +17,5 @@ class DataConfig:
     val_fraction: float = 0.1  # of the data held out for validation (at most max_val items)
     max_val: int = 1000
     dedupe: bool = False
+    stream: bool = False  # read the file as one stream of characters (truncated BPTT), not one item per line
+    seq_length: int | None = None  # --stream: characters per row and step (None: rnnkit.text.stream.SEQ_LENGTH)

@@ -107,6 +107,13 @@ def train(
     """Train a new name model into the run directory `out`; return the Trainer's summary."""
     model.validate()
     train_config.validate()
+    if data.stream:
+        from rnnkit.text import stream
+
+        trainer, config = stream.start(out, model, train_config, data, force=force, progress=progress, log=log)
+        return _run(trainer, config, log, progress)
+    if data.seq_length is not None:
+        raise RnnkitError("--seq-length is for --stream runs (a list of names is read one item at a time)")
     run = RunDir(out)
     config = {
         "kind": "text",
@@ -116,6 +123,12 @@ def train(
         "data": asdict(data),
     }
     trainer, _, vocab, train_items = build(run, config)  # validates the data before anything is written
+    if data.data != SURNAMES:
+        from rnnkit.text.stream import prose_hint
+
+        hint = prose_hint(train_items, data.data)
+        if hint:
+            log(hint)
     run.create(force=force)
     run.write_vocab(vocab.to_json())
     run.write_config(config)
@@ -132,8 +145,13 @@ def resume(out: str | Path, max_time: float | None = None, progress: bool = True
         raise RnnkitError(f"{run}: not a name-model run")
     if max_time is not None:
         config["train"]["max_time"] = max_time
-    trainer, _, _, _ = build(run, config, Vocabulary.from_json(run.read_vocab()))
-    trainer.resume()
+    if config["data"].get("stream"):
+        from rnnkit.text import stream
+
+        trainer = stream.resume(run, config, progress=progress, log=log)
+    else:
+        trainer, _, _, _ = build(run, config, Vocabulary.from_json(run.read_vocab()))
+        trainer.resume()
     log(f"resuming {run} at step {trainer.step}")
     return _run(trainer, config, log, progress)
 
@@ -149,8 +167,11 @@ def _run(trainer: Trainer, config: dict[str, Any], log, progress: bool) -> dict[
     return summary
 
 
-def load(run: str | Path | None = None) -> NameGenerator:
-    """The NameGenerator of a run directory (its best weights), or of the pretrained surnames model."""
+def load(run: str | Path | None = None):
+    """The generator of a run directory (its best weights), or of the pretrained surnames model.
+
+    A NameGenerator for a list of names; a `rnnkit.text.stream.TextGenerator` for a --stream run.
+    """
     path = Path(run) if run is not None else pretrained_path()
     rd = RunDir(path)
     config = rd.read_config()
@@ -164,6 +185,10 @@ def load(run: str | Path | None = None) -> NameGenerator:
     arrays, _ = rd.load_model()
     model = TokenModel(model_cfg, len(vocab))
     model.load_params(arrays)
+    if data.stream:
+        from rnnkit.text.stream import TextGenerator
+
+        return TextGenerator(model, vocab)
     if data.data == SURNAMES:
         items = resolve_items(SURNAMES)
     elif (rd.path / ITEMS).exists():
