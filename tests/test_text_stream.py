@@ -1,0 +1,332 @@
+"""Free text (--stream): reading a stream, batching it for truncated BPTT, resuming, evaluating and sampling."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import unicodedata
+
+import numpy as np
+import pytest
+
+from rnnkit import cli
+from rnnkit.errors import DataError
+from rnnkit.lm.batches import StreamBatcher
+from rnnkit.lm.evaluate import stream_nll
+from rnnkit.nn import log_softmax
+from rnnkit.rundir import RunDir
+from rnnkit.text import stream
+from rnnkit.text import train as text_train
+
+TINY = ["--hidden-size", "16", "--embedding-size", "8", "--num-samples", "1", "--quiet"]
+WORDS = ["romeo", "juliet", "the", "night", "love", "thou", "art", "my", "star", "and", "fair", "ROMEO:", "JULIET:"]
+
+
+def _prose(lines: int = 300, seed: int = 0) -> str:
+    rng = np.random.default_rng(seed)
+    return "\n".join(" ".join(rng.choice(WORDS, size=rng.integers(3, 9))) for _ in range(lines)) + "\n"
+
+
+@pytest.fixture(scope="module")
+def prose_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("stream") / "play.txt"
+    path.write_text(_prose(), encoding="utf-8")
+    return path
+
+
+def _train(out, data, steps, *extra):
+    argv = ["text", "train", "--data", str(data), "--stream", "--out", str(out), "--max-steps", str(steps)]
+    return cli.main([*argv, "--eval-every", "5", "--batch-size", "4", "--seq-length", "16", *TINY, *extra])
+
+
+@pytest.fixture(scope="module")
+def stream_run(tmp_path_factory, prose_file):
+    out = tmp_path_factory.mktemp("runs") / "play"
+    assert _train(out, prose_file, 30) == 0
+    return out
+
+
+# -- batching ----------------------------------------------------------------------------------------------------
+
+
+def test_stream_batches_are_contiguous_rows_that_continue_step_to_step_and_wrap():
+    """Row b reads stream[b L:], each batch the next T tokens after the last, targets one ahead; then it wraps."""
+    tokens = np.arange(1000) % 251  # (N,), each value tells its position mod 251
+    B, T = 3, 10
+    batcher = StreamBatcher(tokens, B, T)
+    L = (1000 - 1) // B
+    assert (L, L // T) == (batcher.row_length, batcher.steps_per_epoch)
+    for epoch in range(2):
+        for s in range(batcher.steps_per_epoch):
+            inputs, targets, reset = batcher.next_batch()
+            assert reset == (s == 0)
+            for b in range(B):
+                start = b * L + s * T
+                assert tokens[start : start + T].tolist() == inputs[:, b].tolist()
+                assert tokens[start + 1 : start + T + 1].tolist() == targets[:, b].tolist()
+        assert epoch == batcher.epoch
+
+
+def test_stream_batcher_resumes_where_it_stopped():
+    """After load_state_dict, a new batcher serves the batches the first would have served next."""
+    tokens = np.arange(500) % 97
+    a = StreamBatcher(tokens, 2, 7)
+    for _ in range(40):  # past one epoch (35 steps)
+        a.next_batch()
+    b = StreamBatcher(tokens, 2, 7)
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    for _ in range(10):
+        for x, y in zip(a.next_batch(), b.next_batch(), strict=True):
+            assert np.array_equal(x, y)
+
+
+def test_a_stream_too_short_for_one_batch_is_refused():
+    """B rows of T + 1 tokens must fit, else a DataError says which settings to lower."""
+    with pytest.raises(DataError, match="too few for one batch"):
+        StreamBatcher(np.arange(40), 4, 10)
+    StreamBatcher(np.arange(41), 4, 10)
+
+
+def test_training_carries_the_state_from_step_to_step_and_resets_it_when_the_rows_wrap(stream_run):
+    """Each step starts from the state the previous step ended with; the first step of an epoch from zeros."""
+    gen = text_train.load(stream_run)
+    ids = stream.load_ids(stream_run / stream.TRAIN_IDS)
+    from rnnkit.config import TrainConfig
+
+    task = stream.StreamTask(gen.model, gen, ids, ids[:0], TrainConfig(batch_size=4), 16)
+    seen = []
+    forward = gen.model.forward
+
+    def spy(inputs, states=None, rng=None):
+        seen.append(states)
+        return forward(inputs, states, rng)
+
+    gen.model.forward = spy
+    rng = np.random.default_rng(0)
+    for _ in range(task.batcher.steps_per_epoch + 2):
+        task.train_step(rng)
+    after_first = task.batcher.steps_per_epoch
+    assert seen[0] is None and seen[after_first] is None
+    assert all(s is not None for i, s in enumerate(seen) if i not in (0, after_first))
+    assert seen[2] is not seen[1]
+
+
+# -- runs ----------------------------------------------------------------------------------------------------------
+
+
+def test_a_stream_run_records_its_mode_and_caches_the_encoded_text(stream_run, prose_file):
+    """config.json says stream; the ids are cached as compact arrays; the vocabulary is the whole file's."""
+    config = RunDir(stream_run).read_config()
+    assert config["data"]["stream"] is True and config["data"]["seq_length"] == 16
+    train_ids = stream.load_ids(stream_run / stream.TRAIN_IDS)
+    val_ids = stream.load_ids(stream_run / stream.VAL_IDS)
+    assert np.uint8 == train_ids.dtype
+    text = prose_file.read_text(encoding="utf-8")
+    assert int(len(text) * 0.9) == len(train_ids) and len(text) == len(train_ids) + len(val_ids)
+    vocab = text_train.load(stream_run).vocab
+    assert tuple(sorted(set(text))) == vocab.tokens
+    assert text == vocab.decode(np.concatenate([train_ids, val_ids]))
+
+
+def test_resume_of_a_stream_run_continues_exactly_like_an_uninterrupted_run(tmp_path, prose_file, monkeypatch):
+    """Ctrl-C at step 12, then --resume: the same weights, optimizer, carried state and metrics as a straight run."""
+    assert _train(tmp_path / "straight", prose_file, 30) == 0
+    original = stream.StreamTask.train_step
+    calls = {"n": 0}
+
+    def interrupt_at_12(self, rng):
+        result = original(self, rng)
+        calls["n"] += 1
+        if calls["n"] == 12:
+            os.kill(os.getpid(), signal.SIGINT)  # the real Ctrl-C path: the handler sets a flag
+        return result
+
+    monkeypatch.setattr(stream.StreamTask, "train_step", interrupt_at_12)
+    assert _train(tmp_path / "split", prose_file, 30) == 0
+    monkeypatch.setattr(stream.StreamTask, "train_step", original)
+    split = RunDir(tmp_path / "split")
+    assert [5, 10, 12] == [r["step"] for r in split.read_metrics()]
+    b, _ = split.load_checkpoint()
+    assert {"data.state.0.0", "data.state.0.1"} <= b.keys()  # the LSTM's carried h and c
+    assert cli.main(["text", "train", "--resume", str(split.path), "--quiet"]) == 0
+
+    a, meta_a = RunDir(tmp_path / "straight").load_checkpoint()
+    b, meta_b = split.load_checkpoint()
+    assert 30 == meta_a["step"] == meta_b["step"] and meta_a["data"] == meta_b["data"]
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    rows_a = {r["step"]: r for r in RunDir(tmp_path / "straight").read_metrics()}
+    rows_b = {r["step"]: r for r in split.read_metrics()}
+    for step in (5, 10, 15, 20, 25, 30):
+        assert rows_a[step]["val_loss"] == rows_b[step]["val_loss"]
+
+
+# -- evaluation -----------------------------------------------------------------------------------------------------
+
+
+def _naive_nll_sum(model, ids, context=()) -> float:
+    """-sum log P(ids[t+1] | ids[..t]) one character at a time at batch 1, after reading `context` unscored."""
+    states, logits = None, None
+    for c in context:
+        logits, states = model.step_logits(np.array([c]), states)
+    total = 0.0
+    for t in range(len(ids) - 1):
+        logits, states = model.step_logits(np.array([ids[t]]), states)  # (1, V)
+        total -= log_softmax(logits.astype(np.float64))[0, ids[t + 1]]
+    return total
+
+
+def test_stream_eval_equals_the_naive_sum_of_per_character_losses(stream_run, prose_file):
+    """eval reads the whole stream with its state carried: the mean of the char-by-char losses from one state."""
+    gen = text_train.load(stream_run)
+    text = prose_file.read_text(encoding="utf-8")[:700]
+    ids = gen.vocab.encode(text)
+    result = gen.evaluate(text)
+    assert (700, 699) == (result["chars"], result["predictions"])
+    naive = _naive_nll_sum(gen.model, ids)
+    assert naive / 699 == pytest.approx(result["nll"], rel=1e-5)
+    assert result["bpc"] == pytest.approx(result["nll"] / np.log(2))
+
+
+def test_stream_eval_in_rows_reads_each_row_after_its_warm_up(stream_run, prose_file):
+    """Rows side by side: row 0 from a fresh state, row r after the `warmup` tokens before it, none scored twice."""
+    gen = text_train.load(stream_run)
+    ids = gen.vocab.encode(prose_file.read_text(encoding="utf-8")[:301])  # 300 predictions: rows of 100
+    nll, count = stream_nll(gen.model, ids, rows=3, warmup=7)
+    assert 300 == count
+    naive = sum(
+        _naive_nll_sum(gen.model, ids[r * 100 : r * 100 + 101], ids[max(0, r * 100 - 7) : r * 100]) for r in range(3)
+    )
+    assert naive / 300 == pytest.approx(nll, rel=1e-5)
+
+
+def test_eval_of_a_stream_run_prints_nats_and_bits_per_character(stream_run, prose_file, capsys):
+    """`rnnkit text eval RUN --data FILE --json` needs no flag to know the run is a stream run."""
+    assert cli.main(["text", "eval", str(stream_run), "--data", str(prose_file), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(prose_file.read_text(encoding="utf-8")) == result["chars"]
+    assert result["perplexity"] == pytest.approx(np.exp(result["nll"]))
+    assert result["bpc"] == pytest.approx(result["nll"] / np.log(2))
+
+
+# -- sampling -------------------------------------------------------------------------------------------------------
+
+
+def test_sampling_with_a_prime_starts_with_it_and_is_reproducible_from_a_seed(stream_run, capsys):
+    """`sample --prime ROMEO: --seed S` prints the prime, then --length characters, the same for the same seed."""
+    argv = ["text", "sample", str(stream_run), "--prime", "ROMEO:", "--length", "120", "--seed", "3"]
+    assert cli.main(argv) == 0
+    first = capsys.readouterr().out
+    assert cli.main(argv) == 0
+    assert first == capsys.readouterr().out
+    assert first.startswith("ROMEO:") and len("ROMEO:") + 120 + 1 == len(first)
+    assert cli.main([*argv[:-1], "4"]) == 0
+    assert first != capsys.readouterr().out
+    texts = text_train.load(stream_run).sample(prime="ROMEO:", length=120, seed=3)
+    assert [first[:-1]] == texts
+
+
+def test_sampling_streams_each_character_as_it_is_drawn(stream_run):
+    """write sees the prime, then one character per step; --prefix and --prime are one option; -n N texts."""
+    gen = text_train.load(stream_run)
+    pieces = []
+    texts = gen.sample(prime="thou", length=25, n=2, seed=0, write=lambda i, s: pieces.append((i, s)))
+    assert [(0, "thou")] == pieces[:1] and 2 * 26 == len(pieces)
+    assert texts == ["".join(s for i, s in pieces if i == r) for r in range(2)]
+    greedy = gen.sample(length=40, greedy=True)[0]
+    assert greedy == gen.sample(length=40, temperature=0)[0] and 40 == len(greedy)
+    assert gen.sample(prime="the", length=30, seed=5, top_k=3, top_p=0.9) == gen.sample(
+        prime="the", length=30, seed=5, top_k=3, top_p=0.9
+    )
+
+
+# -- text, unicode, bad input -----------------------------------------------------------------------------------------
+
+
+UNICODE = "Ça va? Straße, Жизнь — 東京 🎭 naïve\nλόγος ☃ café\n"
+
+
+@pytest.mark.parametrize("chunk", [3, 7, 1 << 22])
+def test_unicode_streams_round_trip_whatever_the_chunks(tmp_path, monkeypatch, chunk):
+    """Any script, characters past the BMP and decomposed accents read back as the NFC text, chunk edges or not."""
+    monkeypatch.setattr(stream, "CHUNK", chunk)
+    text = UNICODE * 20 + unicodedata.normalize("NFD", "é è ñ ü Å") * 5  # combining marks cut at chunk edges
+    path = tmp_path / "u.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # with a byte-order mark, which is not text
+    ids, vocab = stream.read_stream(path)
+    assert unicodedata.normalize("NFC", text) == vocab.decode(ids)
+    assert np.uint8 == ids.dtype and vocab.tokens == tuple(sorted(set(unicodedata.normalize("NFC", text))))
+
+
+def test_a_vocabulary_of_more_than_255_characters_uses_16_bit_ids(tmp_path, monkeypatch):
+    """ids are uint8 up to 255 characters and uint16 beyond, switched while reading."""
+    monkeypatch.setattr(stream, "CHUNK", 64)
+    text = "ab" * 100 + "".join(chr(0x4E00 + i) for i in range(300)) + "z"
+    path = tmp_path / "cjk.txt"
+    path.write_text(text, encoding="utf-8")
+    ids, vocab = stream.read_stream(path)
+    assert np.uint16 == ids.dtype and 303 + 1 == len(vocab)
+    assert text == vocab.decode(ids)
+
+
+def test_a_unicode_stream_trains_samples_and_evaluates(tmp_path, capsys):
+    """A stream of mixed scripts trains end to end, and its samples are made of its characters."""
+    path = tmp_path / "u.txt"
+    path.write_text(UNICODE * 40, encoding="utf-8")
+    assert _train(tmp_path / "run", path, 6) == 0
+    capsys.readouterr()
+    assert cli.main(["text", "sample", str(tmp_path / "run"), "--prime", "Жизнь", "--length", "50", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Жизнь") and set(out) <= set(UNICODE)
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert 1 == len(err.strip().splitlines()) and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"abc\x00def" * 50, "binary"),
+        (b"caf\xe9 au lait " * 50, "not UTF-8 (byte 0xe9 at offset 3)"),
+        (b"too short for a batch", "too few for one batch"),
+    ],
+)
+def test_bad_streams_give_one_line_errors(tmp_path, capsys, content, message):
+    """Empty, binary, non-UTF-8 and too-short streams end with one line on stderr and exit 2, nothing written."""
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    assert 2 == _train(tmp_path / "run", path, 5)
+    assert message in _error(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_sampling_and_mode_flags_are_refused(stream_run, tiny_run, capsys):
+    """Unknown prime characters, name-only flags on a stream run and stream-only flags on a name run: exit 2."""
+    for argv, message in [
+        (["sample", str(stream_run), "--prime", "ROMEO€"], "characters the model never saw: '€'"),
+        (["sample", str(stream_run), "--beam", "3"], "--beam is for name models"),
+        (["sample", str(stream_run), "--greedy", "-n", "2"], "--greedy writes one text"),
+        (["sample", str(stream_run), "--length", "0"], "--length must be >= 1"),
+        (["score", str(stream_run), "abc"], "is a --stream run"),
+        (["sample", str(tiny_run), "--length", "10"], "--length is for --stream runs"),
+        (["train", "--data", "surnames", "--stream", "--out", "x"], "needs a text file"),
+        (["train", "--data", "surnames", "--seq-length", "9", "--out", "x"], "--seq-length is for --stream"),
+    ]:
+        assert 2 == cli.main(["text", *argv]), argv
+        assert message in _error(capsys), argv
+
+
+def test_a_lines_file_that_looks_like_prose_gets_a_hint_to_use_stream(tmp_path, capsys):
+    """Long lines in a names run: one line suggests --stream; a list of names gets no such hint."""
+    path = tmp_path / "prose.txt"
+    path.write_text("\n".join(" ".join(WORDS) + f" {i}" for i in range(60)), encoding="utf-8")
+    argv = ["text", "train", "--data", str(path), "--max-steps", "1", "--out", str(tmp_path / "r"), *TINY]
+    assert cli.main(argv) == 0
+    assert 1 == capsys.readouterr().out.count("add --stream")
+    assert stream.prose_hint(["smith", "jones", "mcdonald"], "names.txt") is None
