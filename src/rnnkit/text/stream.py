@@ -160,7 +160,8 @@ def read_stream(
         vocab = Vocabulary(tuple(chr(seen[i]) for i in order))
         remap = np.zeros(len(seen) + 1, dtype=out.dtype)  # first-met id -> sorted id
         remap[order + 1] = np.arange(1, len(seen) + 1)
-        np.take(remap, out, out=out, mode="clip")  # in place, element by element
+        for i in range(0, n, CHUNK):  # in place, a chunk at a time (indexing makes 8-byte copies of the ids)
+            out[i : i + CHUNK] = remap[out[i : i + CHUNK]]
     return out, vocab
 
 

@@ -1,0 +1,105 @@
+"""Free-text quality: train a --stream model on the first 90% of a text file, report NLL on the last 10%.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/text_quality.py \
+        ../shared/data/bench/tinyshakespeare.txt --max-time 600 --threads 2
+
+The split is nanoGPT's for shakespeare_char: the first int(0.9 N) characters train, the rest test (for
+tiny-shakespeare 1,003,854 and 111,540). The test part is also the validation stream printed while training
+(as nanoGPT reports its val loss); the figure reported, test_nll, is the final weights' loss on it, read
+with the state carried (`rnnkit text eval`), so no choice was made by looking at the test part. Any
+`rnnkit text train` flag after `--` is passed through (e.g. `-- --hidden-size 256 --dropout 0.2`); without
+them the run uses rnnkit's defaults. Prints one JSON line, with a sample of the final model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rnnkit import cli
+from rnnkit.rundir import RunDir
+from rnnkit.text.stream import read_stream
+from rnnkit.text.train import load
+
+
+def blas() -> str:
+    """The BLAS NumPy runs on and the kernel it chose, as threadpoolctl reports them."""
+    from threadpoolctl import threadpool_info
+
+    info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    return ", ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}" for i in info) or "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    extra: list[str] = []
+    if "--" in argv:
+        argv, extra = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("text", help="a UTF-8 text file (e.g. ../shared/data/bench/tinyshakespeare.txt)")
+    p.add_argument("--max-time", type=float, default=600, help="training seconds (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=2, help="BLAS threads (default: %(default)s)")
+    p.add_argument("--test-fraction", type=float, default=0.1, help="the last part tested (default: %(default)s)")
+    p.add_argument("--prime", default="\n", help="start of the sample printed (default: a newline)")
+    p.add_argument("--sample-length", type=int, default=500, help="characters sampled (default: %(default)s)")
+    p.add_argument("--out", help="run directory (default: runs/bench-<text>-<timestamp>)")
+    args = p.parse_args(argv)
+    out = args.out or f"runs/bench-{Path(args.text).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    text = Path(args.text).read_text(encoding="utf-8")
+    split = int(len(text) * (1 - args.test_fraction))
+    with tempfile.TemporaryDirectory() as tmp:  # the two parts, outside the repository
+        train_file, test_file = Path(tmp) / "train.txt", Path(tmp) / "test.txt"
+        train_file.write_text(text[:split], encoding="utf-8")
+        test_file.write_text(text[split:], encoding="utf-8")
+        train_argv = ["text", "train", "--data", str(train_file), "--stream", "--val-data", str(test_file)]
+        train_argv += ["--out", out, "--max-time", str(args.max_time), "--threads", str(args.threads), "--quiet"]
+        start = time.perf_counter()
+        code = cli.main([*train_argv, *extra])
+        if code != 0:
+            return code
+        wall = time.perf_counter() - start
+        gen = load(out)
+        arrays, _ = RunDir(out).load_checkpoint()  # the final weights, not the ones the test part picked
+        gen.model.load_params({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+        test_ids, _ = read_stream(test_file, gen.vocab)
+        result = gen.evaluate_ids(test_ids)
+    sample = gen.sample(prime=args.prime, length=args.sample_length, seed=0)[0]
+    metrics = RunDir(out).read_metrics()
+    config = RunDir(out).read_config()
+    print(
+        json.dumps(
+            {
+                "text": args.text,
+                "train_chars": split,
+                "test_chars": len(text) - split,
+                "test_nll": round(result["nll"], 4),
+                "test_bpc": round(result["bpc"], 4),
+                "best_val_nll": round(min(m["val_loss"] for m in metrics if m["val_loss"] is not None), 4),
+                "steps": metrics[-1]["step"],
+                "train_seconds": round(metrics[-1]["elapsed"], 1),
+                "chars_per_s": metrics[-1]["targets_per_s"],
+                "wall_seconds": round(wall, 1),
+                "threads": args.threads,
+                "model": config["model"],
+                "seq_length": config["data"]["seq_length"],
+                "batch_size": config["train"]["batch_size"],
+                "extra_flags": extra,
+                "blas": blas(),
+                "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
+                "date": time.strftime("%Y-%m-%d"),
+                "run": out,
+                "sample": sample,
+            },
+            ensure_ascii=False,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
