@@ -63,3 +63,36 @@ def test_the_table_shows_how_fast_rnnkit_help_starts():
     result = {"machine": engine.machine(), "help_startup_s": engine.help_startup_s(repeats=1), "training": []}
     assert 0 < result["help_startup_s"] < 30
     assert f"rnnkit --help: {result['help_startup_s']:.2f} s" in engine.table(result)
+
+
+def test_the_text_benchmarks_run_and_report_what_they_measured(tmp_path, capsys):
+    """text_quality.py trains on the first 90% and tests on the rest; text_stream.py times reading and sampling."""
+    import json
+
+    import text_quality
+    import text_stream
+
+    text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog\n" for i in range(200))
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    tiny = [
+        "--hidden-size",
+        "16",
+        "--embedding-size",
+        "8",
+        "--batch-size",
+        "4",
+        "--seq-length",
+        "16",
+        "--max-steps",
+        "5",
+    ]
+    args = [str(path), "--max-time", "60", "--out", str(tmp_path / "run"), "--sample-length", "30", "--", *tiny]
+    assert text_quality.main(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (int(len(text) * 0.9), len(text) - int(len(text) * 0.9)) == (result["train_chars"], result["test_chars"])
+    assert 5 == result["steps"] and np.isfinite(result["test_nll"]) and 1 + 30 == len(result["sample"])
+    assert text_stream.main([str(path), "--mb", "0.05", "--chars", "20", "--repeats", "1"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 50_000 == result["preprocessing"]["chars"] and "uint8" == result["preprocessing"]["dtype"]
+    assert 20 == result["generation"]["chars"] and result["generation"]["chars_per_s"] > 0

@@ -127,6 +127,10 @@ def test_a_stream_run_records_its_mode_and_caches_the_encoded_text(stream_run, p
     vocab = text_train.load(stream_run).vocab
     assert tuple(sorted(set(text))) == vocab.tokens
     assert text == vocab.decode(np.concatenate([train_ids, val_ids]))
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in (stream.TRAIN_IDS, stream.VAL_IDS):
+        assert (stream_run / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
 
 
 def test_resume_of_a_stream_run_continues_exactly_like_an_uninterrupted_run(tmp_path, prose_file, monkeypatch):

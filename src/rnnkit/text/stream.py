@@ -173,6 +173,9 @@ def save_ids(path: Path, ids: np.ndarray) -> None:
             np.save(f, np.ascontiguousarray(ids))
             f.flush()
             os.fsync(f.fileno())
+        mask = os.umask(0)  # reading the umask means setting it: put it straight back
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600 files; a run's files get the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
