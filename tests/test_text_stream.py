@@ -310,14 +310,20 @@ def test_bad_streams_give_one_line_errors(tmp_path, capsys, content, message):
     assert not (tmp_path / "run").exists()
 
 
-def test_bad_sampling_and_mode_flags_are_refused(stream_run, tiny_run, capsys):
+def test_bad_sampling_and_mode_flags_are_refused(stream_run, tiny_run, tmp_path, capsys):
     """Unknown prime characters, name-only flags on a stream run and stream-only flags on a name run: exit 2."""
+    odd = tmp_path / "odd.txt"
+    odd.write_text("thou ZZ art € fair\n", encoding="utf-8")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("thou art fair\n" * 20, encoding="utf-8")
     for argv, message in [
         (["sample", str(stream_run), "--prime", "ROMEO€"], "characters the model never saw: '€'"),
         (["sample", str(stream_run), "--beam", "3"], "--beam is for name models"),
         (["sample", str(stream_run), "--greedy", "-n", "2"], "--greedy writes one text"),
         (["sample", str(stream_run), "--length", "0"], "--length must be >= 1"),
         (["score", str(stream_run), "abc"], "is a --stream run"),
+        (["eval", str(stream_run), "--data", str(odd)], "characters the model never saw: 'Z' '€'"),
+        (["train", "--data", str(plain), "--stream", "--val-data", str(odd), "--out", "x"], "training data lacks"),
         (["sample", str(tiny_run), "--length", "10"], "--length is for --stream runs"),
         (["train", "--data", "surnames", "--stream", "--out", "x"], "needs a text file"),
         (["train", "--data", "surnames", "--seq-length", "9", "--out", "x"], "--seq-length is for --stream"),

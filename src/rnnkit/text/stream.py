@@ -194,7 +194,12 @@ def read_streams(data: DataConfig, progress: bool = False) -> tuple[np.ndarray, 
     """The training and validation ids of a stream run, and the vocabulary of the whole --data file."""
     ids, vocab = read_stream(data.data, progress=progress)
     if data.val_data is not None:
-        val, _ = read_stream(data.val_data, vocab, progress=progress)
+        try:
+            val, _ = read_stream(data.val_data, vocab, progress=progress)
+        except DataError as e:
+            if "never saw" not in str(e):
+                raise
+            raise DataError(f"the validation data has characters the training data lacks: {e}") from None
         return ids, val, vocab
     split = int(len(ids) * (1 - data.val_fraction))  # nanoGPT's: the first 90% to train, the rest to validate
     if data.val_fraction > 0 and len(ids) - split < 2:
