@@ -45,7 +45,7 @@ def world_from_env(environ=os.environ) -> World:
 def shard(batch: Batch, world: World) -> Batch:
     """This rank's rows of a global batch: columns rank::size, cut to the longest of them (names are padded).
 
-    The result's `count` stays the global batch's number of targets, so every rank scales its loss alike.
+    The result's `total` is the global batch's number of targets, so every rank scales its loss alike.
     """
     if world.size == 1:
         return batch
@@ -55,7 +55,7 @@ def shard(batch: Batch, world: World) -> Batch:
     if mask is not None and mask.shape[1]:
         T = int(mask.sum(axis=0).max())  # masks are True on a prefix of each column
         inputs, targets, mask = inputs[:T], targets[:T], mask[:T]
-    return replace(batch, inputs=inputs, targets=targets, mask=mask, count=batch.count)
+    return replace(batch, inputs=inputs, targets=targets, mask=mask, total=batch.global_targets)
 
 
 def start(world: World, device: str):

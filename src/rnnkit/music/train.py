@@ -366,13 +366,16 @@ def resume(
     config = _music_config(run)
     if max_time is not None:
         config["train"]["max_time"] = max_time
-    config["engine"] = {**config.get("engine", {}), **asdict(resolve_engine(config.get("engine"), engine))}
+    stored = config.get("engine", {})
+    config["engine"] = {**stored, **asdict(resolve_engine(stored, engine))}
     data_cfg = _data_config(config["data"])
     data = load_data(data_cfg, run_melodies(data_cfg, run, log), Vocabulary.from_json(run.read_vocab()))
     trainer = build(run, config, data)
     trainer.resume()
     if trainer.master:
         log(f"resuming {run} at step {trainer.step}")
+        if config["engine"] != stored:  # resumed on another engine, device or precision: the run records it
+            run.write_config(config)
     return _run(trainer, config, data, log, progress)
 
 

@@ -147,11 +147,14 @@ def resume(
         raise RnnkitError(f"{run}: not a name-model run")
     if max_time is not None:
         config["train"]["max_time"] = max_time
-    config["engine"] = {**config.get("engine", {}), **asdict(resolve_engine(config.get("engine"), engine))}
+    stored = config.get("engine", {})
+    config["engine"] = {**stored, **asdict(resolve_engine(stored, engine))}
     trainer, _, _, _ = build(run, config, Vocabulary.from_json(run.read_vocab()))
     trainer.resume()
     if trainer.master:
         log(f"resuming {run} at step {trainer.step}")
+        if config["engine"] != stored:  # resumed on another engine, device or precision: the run records it
+            run.write_config(config)
     return _run(trainer, config, log, progress)
 
 
