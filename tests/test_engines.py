@@ -22,12 +22,13 @@ from rnnkit.engines.batch import Batch
 from rnnkit.engines.config import EngineConfig
 from rnnkit.engines.distributed import World
 from rnnkit.engines.torch_engine import TorchLM
+from rnnkit.lm.batches import iter_eval_batches
+from rnnkit.lm.config import ModelConfig
+from rnnkit.lm.model import TokenModel
 from rnnkit.music.train import WindowBatcher
 from rnnkit.rundir import RunDir
 from rnnkit.text import train as text_train
-from rnnkit.text.config import ModelConfig
-from rnnkit.text.data import Batcher, iter_eval_batches, load_surnames
-from rnnkit.text.model import CharModel
+from rnnkit.text.data import Batcher, load_surnames
 from rnnkit.text.vocab import Vocabulary
 
 STEPS = 8
@@ -66,7 +67,7 @@ def _train_both(cell: str, data, config: TrainConfig, num_layers: int):
     model_cfg = ModelConfig(cell=cell, hidden_size=12, num_layers=num_layers, embedding_size=6, dropout=0.0)
     engines = {}
     for name, engine_cfg in (("numpy", EngineConfig(precision="fp64")), ("torch", TORCH64)):
-        model = CharModel(model_cfg, vocab_size, seed=7, dtype=np.float64)  # the same initial weights for both
+        model = TokenModel(model_cfg, vocab_size, seed=7, dtype=np.float64)  # the same initial weights for both
         engines[name] = make_engine(engine_cfg, model, config, World())
     losses = {name: [] for name in engines}
     for step, batch in enumerate(train):
@@ -119,7 +120,7 @@ def test_sgd_steps_agree():
 
 def test_weights_round_trip_with_rnnkit_bias_in_b_ih():
     """import/export keep rnnkit's arrays; the LSTM's one bias sits in b_ih and b_hh stays a frozen zero."""
-    model = CharModel(ModelConfig(cell="lstm", hidden_size=5, embedding_size=3, num_layers=2), 7, seed=1)
+    model = TokenModel(ModelConfig(cell="lstm", hidden_size=5, embedding_size=3, num_layers=2), 7, seed=1)
     engine = make_engine(EngineConfig(engine="torch", device="cpu"), model, TrainConfig(), World())
     out = engine.export_params()
     assert out.keys() == model.params.keys()

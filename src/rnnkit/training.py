@@ -26,7 +26,7 @@ from rnnkit.rundir import RunDir
 class Task(Protocol):
     """What an application gives the Trainer."""
 
-    model: Any  # the NumPy model (rnnkit.text.model.CharModel): the engines start from its weights, samples use it
+    model: Any  # the NumPy model (rnnkit.lm.model.TokenModel): the engines start from its weights, samples use it
 
     def next_batch(self) -> Batch:
         """The next global training batch (under torchrun each engine keeps its rank's rows of it)."""

@@ -32,7 +32,7 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.float32, "fp64": torch.float64}  
 
 
 class TorchLM(torch.nn.Module):
-    """The NumPy CharModel's network in torch.nn, time-major: ids (T, B) -> logits (T, B, V)."""
+    """The NumPy TokenModel's network in torch.nn, time-major: ids (T, B) -> logits (T, B, V)."""
 
     def __init__(self, cell: str, vocab_size: int, embedding_size: int, hidden_size: int, num_layers: int, dropout):
         super().__init__()

@@ -16,11 +16,13 @@ from rnnkit.engines.base import make_engine, model_dtype
 from rnnkit.engines.batch import Batch
 from rnnkit.engines.config import EngineConfig, resolve_engine
 from rnnkit.errors import RnnkitError
+from rnnkit.lm.batches import iter_eval_batches
+from rnnkit.lm.config import ModelConfig
+from rnnkit.lm.model import TokenModel
 from rnnkit.rundir import RunDir
-from rnnkit.text.config import DataConfig, ModelConfig
-from rnnkit.text.data import SURNAMES, Batcher, iter_eval_batches, read_items, resolve_items, split_train_val
+from rnnkit.text.config import DataConfig
+from rnnkit.text.data import SURNAMES, Batcher, read_items, resolve_items, split_train_val
 from rnnkit.text.generate import NameGenerator
-from rnnkit.text.model import CharModel
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.training import Trainer
 
@@ -35,7 +37,7 @@ class NameTask:
 
     def __init__(
         self,
-        model: CharModel,
+        model: TokenModel,
         generator: NameGenerator,
         train: list[np.ndarray],
         val,
@@ -91,7 +93,7 @@ def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary | None = None):
     if unknown:
         chars = " ".join(repr(c) for c in sorted(unknown))
         raise RnnkitError(f"the validation data has characters the training data lacks: {chars}")
-    model = CharModel(model_cfg, len(vocab), seed=train_cfg.seed, dtype=model_dtype(engine_cfg))
+    model = TokenModel(model_cfg, len(vocab), seed=train_cfg.seed, dtype=model_dtype(engine_cfg))
     generator = NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=train_items)
     encode = lambda items: [vocab.encode(s) for s in items]  # noqa: E731
     engine = make_engine(engine_cfg, model, train_cfg)
@@ -190,7 +192,7 @@ def load(run: str | Path | None = None) -> NameGenerator:
     except (KeyError, TypeError, ValueError) as e:
         raise RnnkitError(f"{rd}: config.json or vocab.json is from an incompatible version ({e})") from None
     arrays, _ = rd.load_model()
-    model = CharModel(model_cfg, len(vocab))
+    model = TokenModel(model_cfg, len(vocab))
     model.load_params(arrays)
     if data.data == SURNAMES:
         items = resolve_items(SURNAMES)
