@@ -197,6 +197,7 @@ class Trainer:
             file=sys.stderr,
         )
         reason = "max-steps"
+        self.log(self.engine.describe())
         if self.step == 0:
             self.save_checkpoint()  # so a run that fails early still has a good checkpoint to resume
         start = time.perf_counter() - self.elapsed

@@ -58,6 +58,9 @@ class Engine(Protocol):
     def from_master(self, value: int) -> int:
         """Rank 0's value, on every rank."""
 
+    def describe(self) -> str:
+        """One line for the log: the engine, its device and precision, the processes."""
+
     def close(self) -> None: ...
 
 

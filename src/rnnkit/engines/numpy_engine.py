@@ -125,5 +125,8 @@ class NumpyEngine:
     def from_master(self, value: int) -> int:
         return value
 
+    def describe(self) -> str:
+        return f"engine: numpy ({self.model.dtype}) on the CPU"
+
     def close(self) -> None:
         pass

@@ -270,6 +270,13 @@ class TorchEngine:
         self.dist.broadcast(t, src=0)
         return int(t.item())
 
+    def describe(self) -> str:
+        line = f"engine: torch {torch.__version__} on {self.device} ({self.engine_config.precision})"
+        if self.dist is not None:
+            backend = self.dist.get_backend()
+            line += f", {self.world.size} processes ({backend}) of {self.config.batch_size} rows each"
+        return line
+
     def close(self) -> None:
         if self.dist is not None:
             distributed.stop()
