@@ -310,3 +310,18 @@ def test_two_gloo_processes_train_like_one_with_twice_the_batch_and_resume(tmp_p
         assert rb["val_loss"] == pytest.approx(ra["val_loss"], abs=1e-10)  # evaluation sharded and all-reduced
     assert rows_b[0]["train_loss"] == pytest.approx(rows_a[0]["train_loss"], abs=1e-10)
     assert cli.main(["text", "train", "--resume", str(two), "--quiet"]) == 2  # on 1 process: refused, one line
+
+
+def test_the_engines_benchmark_steps_both_engines_and_tabulates_them():
+    """benchmarks/engines.py times each engine through the Trainer's interface; its table shows every row."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
+    import engines as bench
+
+    rows = bench.cpu_rows(1, 1, 0.0, ModelConfig(hidden_size=8, embedding_size=4), batches=4)
+    assert [r["engine"] for r in rows] == ["numpy", "torch"] and all(r["chars_s"] > 0 for r in rows)
+    machine = {"date": "today", "cpu": "a CPU", "cores": 2, "blas": [], "numpy": "2", "torch": "2.13.0"}
+    text = bench.table({"machine": machine, "cpu": rows})
+    assert f"| torch | cpu | 1 | {rows[1]['chars_s']:,.0f} |" in text and "wait for one" in text
+    vocab_size, data = bench.name_batches(4, 2)
+    bare = bench.BareLSTM(ModelConfig(hidden_size=8, embedding_size=4), vocab_size, "cpu")
+    assert bench.timed(bare, data, 0.0) > 0
