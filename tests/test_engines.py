@@ -33,6 +33,7 @@ from rnnkit.text.vocab import Vocabulary
 
 STEPS = 8
 TORCH64 = EngineConfig(engine="torch", device="cpu", precision="fp64")
+CARRIED_CONFIG = TrainConfig(lr=0.02, warmup_steps=2, clip_norm=1.0, weight_decay=0.0)
 
 
 def _lines(batch_size: int):
@@ -89,7 +90,7 @@ def test_engines_agree_step_for_step_in_float64(cell, data):
     config = {
         "lines": TrainConfig(lr=0.02, warmup_steps=3, clip_norm=0.5, weight_decay=0.1),
         "music": TrainConfig(lr=0.01, lr_schedule="constant", decay=0.01, clip_norm=None, clip_value=0.05),
-        "carried": TrainConfig(lr=0.02, warmup_steps=2, clip_norm=1.0, weight_decay=0.0),
+        "carried": CARRIED_CONFIG,
     }[data]
     engines, losses, val = _train_both(cell, make(8), config, num_layers=2 if data != "music" else 1)
     np.testing.assert_allclose(losses["torch"], losses["numpy"], rtol=0, atol=1e-9)
@@ -325,3 +326,22 @@ def test_the_engines_benchmark_steps_both_engines_and_tabulates_them():
     vocab_size, data = bench.name_batches(4, 2)
     bare = bench.BareLSTM(ModelConfig(hidden_size=8, embedding_size=4), vocab_size, "cpu")
     assert bench.timed(bare, data, 0.0) > 0
+
+
+def test_two_gloo_processes_carry_a_streams_state_on_their_own_rows(tmp_path):
+    """A carried stream over 2 ranks x 4 rows, its state gathered and handed back midway: 1 process x 8 rows."""
+    done = _torchrun("--carried", tmp_path / "ddp.npz")
+    assert done.returncode == 0, done.stderr[-3000:]
+    ddp = np.load(tmp_path / "ddp.npz")
+    vocab_size, batches, _ = _carried(8)
+    model = TokenModel(ModelConfig("lstm", 12, 2, 6, 0.0), vocab_size, seed=7, dtype=np.float64)
+    engine = make_engine(EngineConfig(precision="fp64"), model, CARRIED_CONFIG, World())  # the NumPy engine
+    losses = []
+    for step, batch in enumerate(batches):
+        losses.append(engine.forward_backward(batch, step)[0])
+        engine.update(0.02)
+    np.testing.assert_allclose(ddp["losses"], losses, rtol=0, atol=1e-9)
+    expected = {**engine.export_params(), **{f"carry.{k}": v for k, v in engine.carried_state().items()}}
+    assert set(expected) == set(ddp.files) - {"losses"}
+    for k, v in expected.items():
+        np.testing.assert_allclose(ddp[k], v, rtol=1e-9, atol=1e-11, err_msg=k)

@@ -99,11 +99,13 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> None:
+        """Every rank calls this (a stream's carried state is gathered from all of them); rank 0 writes."""
+        carried = self.engine.carried_state()
         if not self.master:
             return
         arrays = {f"model.{k}": v for k, v in self.engine.export_params().items()}
         arrays.update({f"optim.{k}": v for k, v in self.engine.export_optimizer().items()})
-        arrays.update({f"carry.{k}": v for k, v in self.engine.carried_state().items()})
+        arrays.update({f"carry.{k}": v for k, v in carried.items()})
         self.run.save_checkpoint(arrays, self._state())
 
     def resume(self) -> None:
@@ -158,10 +160,11 @@ class Trainer:
         else:
             self.bad_evals += 1
         stop = self.config.patience is not None and self.bad_evals >= self.config.patience
+        if self.master:
+            self.run.append_metrics(row)
+        self.save_checkpoint()
         if not self.master:
             return stop
-        self.run.append_metrics(row)
-        self.save_checkpoint()
         self.run.plot()
         # samples draw from their own generator, so showing them never changes the training that follows
         sample_rng = np.random.default_rng([self.config.seed, 2, self.step])

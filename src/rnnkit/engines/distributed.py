@@ -74,6 +74,15 @@ def stop() -> None:
         dist.destroy_process_group()
 
 
-def rows_of(global_rows: int, world: World) -> np.ndarray:
-    """The global batch rows this rank owns: (B/W,)."""
-    return np.arange(world.rank, global_rows, world.size)
+def interleave(parts: list[np.ndarray]) -> np.ndarray:
+    """Each rank's rows (B/W, ...), in rank order -> the global batch's rows (B, ...): row i is rank i % W's."""
+    W = len(parts)
+    out = np.empty((sum(len(p) for p in parts), *parts[0].shape[1:]), dtype=parts[0].dtype)
+    for r, part in enumerate(parts):
+        out[r::W] = part
+    return out
+
+
+def own_rows(rows: np.ndarray, world: World) -> np.ndarray:
+    """This rank's rows of the global batch's (B, ...): the inverse of `interleave` for one rank."""
+    return rows[world.rank :: world.size]

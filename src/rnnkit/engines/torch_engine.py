@@ -87,6 +87,15 @@ def resolve_device(config: EngineConfig, world: World) -> torch.device:
     return torch.device(name)
 
 
+def _follow_blas_threads() -> None:
+    """torch's CPU threads no more than NumPy's BLAS has (which --threads limits through threadpoolctl)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    if blas and min(blas) < torch.get_num_threads():
+        torch.set_num_threads(min(blas))
+
+
 class TorchEngine:
     """A TorchLM (in DistributedDataParallel under torchrun), its optimizer, and the NumPy model to sync to."""
 
@@ -95,6 +104,8 @@ class TorchEngine:
         self.device = resolve_device(engine, world)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
+        else:
+            _follow_blas_threads()
         self.dtype = DTYPES[engine.precision]
         self.autocast = engine.precision == "bf16"
         c = model.config
@@ -235,22 +246,37 @@ class TorchEngine:
 
     # -- a stream's carried state ----------------------------------------------------------------------------
     def carried_state(self) -> Arrays:
-        """The carried state as the NumPy engine's arrays, (B, H) per layer: this rank's rows only."""
+        """The carried state as the NumPy engine's arrays, (B, H) per layer, rows in the global batch's order.
+
+        Data-parallel, each rank holds its own rows: they are gathered (a collective: every rank calls this).
+        """
         if self.carry is None:
             return {}
-        h, c = self.carry if isinstance(self.carry, tuple) else (self.carry, None)  # (L, B, H) each
-        layers = [h[l].cpu().numpy() if c is None else (h[l].cpu().numpy(), c[l].cpu().numpy()) for l in range(len(h))]
+        parts = self.carry if isinstance(self.carry, tuple) else (self.carry,)  # h (and c), (L, B/W, H) each
+        if self.dist is not None:
+            gathered = []
+            for part in parts:
+                pieces = [torch.empty_like(part) for _ in range(self.world.size)]
+                self.dist.all_gather(pieces, part.contiguous())
+                rows = distributed.interleave([p.transpose(0, 1).cpu().numpy() for p in pieces])  # (B, L, H)
+                gathered.append(torch.from_numpy(rows).transpose(0, 1))  # (L, B, H)
+            parts = tuple(gathered)
+        arrays = [p.cpu().numpy() for p in parts]
+        layers = [arrays[0][l] if len(arrays) == 1 else (arrays[0][l], arrays[1][l]) for l in range(len(arrays[0]))]
         return state_arrays(layers)
 
     def load_carried_state(self, arrays: Arrays) -> None:
+        """The global batch's carried rows (as `carried_state` wrote them); this rank keeps its own."""
         states = arrays_state(arrays)
         if states is None:
             self.carry = None
-        elif isinstance(states[0], tuple):
+            return
+        mine = lambda a: self._tensor(distributed.own_rows(a, self.world)).to(self.dtype)  # noqa: E731
+        if isinstance(states[0], tuple):
             h, c = zip(*states, strict=True)
-            self.carry = tuple(torch.stack([self._tensor(a) for a in x]).to(self.dtype) for x in (h, c))
+            self.carry = (torch.stack([mine(a) for a in h]), torch.stack([mine(a) for a in c]))  # (L, B/W, H) each
         else:
-            self.carry = torch.stack([self._tensor(a) for a in states]).to(self.dtype)  # (L, B, H)
+            self.carry = torch.stack([mine(a) for a in states])  # (L, B/W, H)
 
     def sync_model(self) -> None:
         self.model.load_params(self.export_params())
