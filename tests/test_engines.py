@@ -245,6 +245,22 @@ def test_bad_engine_flags_exit_2_with_one_line(tmp_path, names_file, capsys, fla
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA where there is none")
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--device", "cuda:0"], "--device cuda:0: no CUDA device is visible to torch"),
+        (["--precision", "bf16"], "--precision bf16 runs on CUDA only"),  # --device auto found only the CPU
+    ],
+)
+def test_cuda_flags_without_a_gpu_exit_2_with_one_line(tmp_path, names_file, capsys, flags, message):
+    """--engine torch asked for CUDA on a machine without it: one line, exit 2, nothing written."""
+    assert _train(tmp_path / "run", names_file, 2, "--engine", "torch", *flags) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rnnkit: error:") and message in err and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_torch_engine_without_torch_says_how_to_install_it(tmp_path, names_file, capsys, monkeypatch):
     """With torch missing, --engine torch ends with one line naming pip install 'rnnkit[torch]'."""
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError

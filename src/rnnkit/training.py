@@ -125,11 +125,8 @@ class Trainer:
             self.best_val = math.inf if state["best_val"] is None else state["best_val"]
             self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
             self.elapsed, self.targets_seen = state["elapsed"], state["targets_seen"]
-            if state["rng"]:  # a run trained on the other engine starts this one's generator afresh
-                try:
-                    self.engine.load_rng_state(state["rng"])
-                except (KeyError, ValueError, TypeError):
-                    pass
+            if state["rng"]:  # empty from the torch engine, which reseeds dropout every step
+                self.engine.load_rng_state(state["rng"])
             self.task.load_data_state(state["data"])
         except (KeyError, ValueError, TypeError) as e:
             raise RnnkitError(f"{self.run}: checkpoint does not match this model ({e})") from None
