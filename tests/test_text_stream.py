@@ -90,26 +90,32 @@ def test_a_stream_too_short_for_one_batch_is_refused():
 
 def test_training_carries_the_state_from_step_to_step_and_resets_it_when_the_rows_wrap(stream_run):
     """Each step starts from the state the previous step ended with; the first step of an epoch from zeros."""
+    from rnnkit.config import TrainConfig
+    from rnnkit.engines.numpy_engine import NumpyEngine
+
     gen = text_train.load(stream_run)
     ids = stream.load_ids(stream_run / stream.TRAIN_IDS)
-    from rnnkit.config import TrainConfig
-
-    task = stream.StreamTask(gen.model, gen, ids, ids[:0], TrainConfig(batch_size=4), 16)
-    seen = []
+    config = TrainConfig(batch_size=4)
+    task = stream.StreamTask(gen.model, gen, ids, ids[:0], config, 16)
+    engine = NumpyEngine(gen.model, config)
+    seen, ended = [], []
     forward = gen.model.forward
 
     def spy(inputs, states=None, rng=None):
         seen.append(states)
-        return forward(inputs, states, rng)
+        out = forward(inputs, states, rng)
+        ended.append(out[1])
+        return out
 
     gen.model.forward = spy
-    rng = np.random.default_rng(0)
-    for _ in range(task.batcher.steps_per_epoch + 2):
-        task.train_step(rng)
+    batches = [task.next_batch() for _ in range(task.batcher.steps_per_epoch + 2)]
+    for step, batch in enumerate(batches):
+        assert batch.carry and batch.reset == (step in (0, task.batcher.steps_per_epoch))
+        engine.forward_backward(batch, step)
     after_first = task.batcher.steps_per_epoch
     assert seen[0] is None and seen[after_first] is None
-    assert all(s is not None for i, s in enumerate(seen) if i not in (0, after_first))
-    assert seen[2] is not seen[1]
+    assert all(seen[i] is ended[i - 1] for i in range(1, len(seen)) if i != after_first)
+    assert task.eval_batches() is None  # no validation stream
 
 
 # -- runs ----------------------------------------------------------------------------------------------------------
@@ -133,26 +139,29 @@ def test_a_stream_run_records_its_mode_and_caches_the_encoded_text(stream_run, p
         assert (stream_run / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
 
 
+def _interrupt_at(monkeypatch, n: int) -> None:
+    """Ctrl-C during the n-th training batch (the real path: the handler sets a flag, the step finishes)."""
+    original, calls = stream.StreamTask.next_batch, {"n": 0}
+
+    def interrupting(self):
+        calls["n"] += 1
+        if calls["n"] == n:
+            os.kill(os.getpid(), signal.SIGINT)
+            monkeypatch.setattr(stream.StreamTask, "next_batch", original)
+        return original(self)
+
+    monkeypatch.setattr(stream.StreamTask, "next_batch", interrupting)
+
+
 def test_resume_of_a_stream_run_continues_exactly_like_an_uninterrupted_run(tmp_path, prose_file, monkeypatch):
     """Ctrl-C at step 12, then --resume: the same weights, optimizer, carried state and metrics as a straight run."""
     assert _train(tmp_path / "straight", prose_file, 30) == 0
-    original = stream.StreamTask.train_step
-    calls = {"n": 0}
-
-    def interrupt_at_12(self, rng):
-        result = original(self, rng)
-        calls["n"] += 1
-        if calls["n"] == 12:
-            os.kill(os.getpid(), signal.SIGINT)  # the real Ctrl-C path: the handler sets a flag
-        return result
-
-    monkeypatch.setattr(stream.StreamTask, "train_step", interrupt_at_12)
+    _interrupt_at(monkeypatch, 12)
     assert _train(tmp_path / "split", prose_file, 30) == 0
-    monkeypatch.setattr(stream.StreamTask, "train_step", original)
     split = RunDir(tmp_path / "split")
     assert [5, 10, 12] == [r["step"] for r in split.read_metrics()]
     b, _ = split.load_checkpoint()
-    assert {"data.state.0.0", "data.state.0.1"} <= b.keys()  # the LSTM's carried h and c
+    assert {"carry.h.0", "carry.c.0"} <= b.keys()  # the LSTM's carried h and c
     assert cli.main(["text", "train", "--resume", str(split.path), "--quiet"]) == 0
 
     a, meta_a = RunDir(tmp_path / "straight").load_checkpoint()

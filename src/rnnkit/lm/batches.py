@@ -1,7 +1,8 @@
-"""Whole sequences as padded time-major batches: each sequence framed by the boundary token.
+"""Token batches, time-major: whole sequences padded, or one long stream read as rows with the state carried.
 
 Encoded sequences are int arrays of token ids without the boundary; a batch adds it: inputs = [BOS, t1..tn],
-targets = [t1..tn, EOS], and a mask on the n + 1 real predictions of each column.
+targets = [t1..tn, EOS], and a mask on the n + 1 real predictions of each column. A stream is served as
+contiguous rows, each batch continuing the last (`StreamBatcher` to train, `stream_eval_batches` to evaluate).
 """
 
 from __future__ import annotations
@@ -103,3 +104,48 @@ class StreamBatcher:
         if not 0 <= state["position"] <= self.steps_per_epoch:
             raise DataError(f"cannot resume batching: position {state['position']} is outside the epoch")
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+
+ROW_TOKENS = 4096  # predictions per row, at least, when a long stream is evaluated as rows side by side
+MAX_ROWS = 64
+WARMUP = 256  # tokens a row past the first reads before its first scored prediction, to warm its state
+
+
+def stream_layout(predictions: int, rows: int | None = None) -> tuple[int, int]:
+    """How a stream is evaluated: (rows side by side, predictions per row; the last row's may be fewer).
+
+    By default one row per ROW_TOKENS predictions, 1 to MAX_ROWS.
+    """
+    rows = max(1, min(MAX_ROWS, predictions // ROW_TOKENS)) if rows is None else rows
+    L = -(-predictions // min(predictions, rows))
+    return -(-predictions // L), L  # no row left empty
+
+
+def stream_eval_batches(
+    tokens: np.ndarray, vocab_size: int, rows: int | None = None, warmup: int = WARMUP
+) -> Iterator[Batch]:
+    """A stream (N,) to score, as consecutive chunks of rows side by side: carry the state from one to the next.
+
+    The N - 1 predictions are cut into R rows of L (`stream_layout`), every row starting from a zero state.
+    Row 0 reads from token 0 and scores predictions 0 .. L-1. Row r > 0 first reads the w = min(warmup, L)
+    tokens before its own first prediction r L, unscored, so its state starts with that context, then scores
+    r L .. r L + L-1. Every prediction is scored once (mask True); a row that has finished reads on, unscored.
+    With rows = 1 that is the whole stream from one fresh state, exactly. Chunks are short enough that their
+    logits (T, R, V) stay near 16 MB. `tokens` may be a read-only memory map.
+    """
+    n = len(tokens) - 1  # predictions
+    if n < 1:
+        raise DataError(f"a stream of {len(tokens)} token(s) has nothing to predict; it needs at least 2")
+    rows, L = stream_layout(n, rows)
+    first = np.arange(rows) * L  # (R,) each row's first scored prediction
+    lead = np.where(np.arange(rows) > 0, min(warmup, L), 0)  # (R,) tokens read before it
+    end = np.minimum(first + L, n)  # (R,) one past each row's last scored prediction
+    steps = int((end - first + lead).max())
+    chunk = max(1, min(1024, (1 << 21) // (rows * vocab_size)))
+    for t0 in range(0, steps, chunk):
+        pos = first - lead + np.arange(t0, min(t0 + chunk, steps))[:, None]  # (T, R) the positions read
+        mask = (pos >= first) & (pos < end)  # (T, R)
+        pos = np.minimum(pos, n - 1)
+        inputs = np.asarray(tokens[pos], dtype=np.int64)  # (T, R)
+        targets = np.asarray(tokens[pos + 1], dtype=np.int64)  # (T, R)
+        yield inputs, targets, mask

@@ -7,10 +7,12 @@ the core's boundary id 0, which a stream never uses. Validation is the last --va
 text again.
 
 Training cuts the training stream into --batch-size contiguous rows and takes the next --seq-length characters
-of each at every step (`rnnkit.lm.batches.StreamBatcher`), carrying the hidden state from step to step and
-resetting it when the rows start over. The checkpoint holds the carried state with the batcher's position, so
-an interrupted run resumes exactly. Evaluation reads the whole validation stream with its state carried
-(`rnnkit.lm.evaluate.stream_nll`); sampling feeds a prime once and then draws one character at a time.
+of each at every step (`rnnkit.lm.batches.StreamBatcher`): carried batches (`rnnkit.engines.batch.Batch`), whose
+hidden state the engine keeps from step to step, reset when the rows start over. Under torchrun the global batch
+has --batch-size rows per process, row i always stream i, so each rank keeps its own streams' state. The
+checkpoint holds the carried state (the Trainer's) with the batcher's position, so an interrupted run resumes
+exactly. Evaluation reads the whole validation stream with its state carried (`stream_eval_batches`, as
+`rnnkit.lm.evaluate.stream_nll` does); sampling feeds a prime once and then draws one character at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import codecs
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -28,14 +30,17 @@ import numpy as np
 
 import rnnkit
 from rnnkit.config import TrainConfig
+from rnnkit.engines.base import make_engine, model_dtype
+from rnnkit.engines.batch import Batch
+from rnnkit.engines.config import EngineConfig, resolve_engine
+from rnnkit.engines.distributed import world_from_env
 from rnnkit.errors import DataError, RnnkitError
-from rnnkit.lm.batches import StreamBatcher
+from rnnkit.lm.batches import StreamBatcher, stream_eval_batches, stream_layout
 from rnnkit.lm.config import ModelConfig
-from rnnkit.lm.evaluate import stream_layout, stream_nll
+from rnnkit.lm.evaluate import stream_nll
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.sample import continue_ids
 from rnnkit.lm.vocab import BOUNDARY_ID
-from rnnkit.nn import LSTM, cross_entropy
 from rnnkit.rundir import RunDir
 from rnnkit.text.config import SURNAMES, DataConfig
 from rnnkit.text.vocab import Vocabulary, nfc
@@ -226,65 +231,50 @@ def prose_hint(items: list[str], path: str) -> str | None:
 
 
 class StreamTask:
-    """Truncated BPTT over contiguous rows: the carried state is the data order's, saved with the checkpoint."""
+    """Truncated BPTT over contiguous rows: carried batches, the rows reset when they start over.
 
-    def __init__(self, model: TokenModel, generator: TextGenerator, train, val, config: TrainConfig, seq_length: int):
+    Each batch continues the state the previous one left (the engine carries it, detached); the first batch of
+    every epoch starts from zeros. world_size: data-parallel processes; the global batch holds batch_size rows
+    per process, row i always stream i, so each rank keeps its own rows, and their state, from step to step.
+    eval_rows: rows the validation stream is read as side by side (None: `stream_layout`'s choice).
+    """
+
+    def __init__(
+        self,
+        model: TokenModel,
+        generator: TextGenerator,
+        train: np.ndarray,
+        val: np.ndarray,
+        config: TrainConfig,
+        seq_length: int,
+        world_size: int = 1,
+        eval_rows: int | None = None,
+    ):
         self.model, self.generator = model, generator
-        self.params, self.grads = model.params, model.grads
-        self.batcher = StreamBatcher(train, config.batch_size, seq_length)
-        self.val = val
-        self.states: list | None = None  # the state after the last batch, one entry per layer
-        self.last_val: float | None = None
+        self.batcher = StreamBatcher(train, config.batch_size * world_size, seq_length)
+        self.val, self.eval_rows = val, eval_rows
 
-    def train_step(self, rng: np.random.Generator) -> tuple[float, int]:
-        self.model.train()
-        self.model.zero_grad()
+    def next_batch(self) -> Batch:
         inputs, targets, reset = self.batcher.next_batch()  # (T, B) each
-        if reset:  # the rows start over: what came before is no context for them
-            self.states = None
-        logits, states, cache = self.model.forward(inputs, self.states, rng)  # (T, B, V)
-        loss, dlogits = cross_entropy(logits, targets)
-        self.model.backward(dlogits, cache)  # stops at this batch's first step: truncated BPTT
-        self.states = states
-        return loss, targets.size
+        return Batch(inputs, targets, carry=True, reset=reset)
 
-    def evaluate(self) -> float | None:
+    def eval_batches(self) -> Iterator[Batch] | None:
         if len(self.val) < 2:
             return None
-        self.model.eval()
-        self.last_val, _ = stream_nll(self.model, self.val)
-        self.model.train()
-        return self.last_val
+        chunks = stream_eval_batches(self.val, self.model.vocab_size, self.eval_rows)  # (T, R) each
+        return (Batch(inputs, targets, mask, carry=True) for inputs, targets, mask in chunks)
 
     def samples(self, n: int, rng: np.random.Generator) -> list[str]:
         self.model.eval()
         text = self.generator.sample(length=SAMPLE_CHARS_EACH * n, seed=int(rng.integers(2**31)))[0]
         self.model.train()
-        bits = "" if self.last_val is None else f"({self.last_val / math.log(2):.4f} bits/char)"
-        return [f"{bits}\n{text.strip()}\n"]
+        return [f"\n{text.strip()}\n"]
 
     def data_state(self) -> dict[str, Any]:
         return self.batcher.state_dict()
 
     def load_data_state(self, state: dict[str, Any]) -> None:
         self.batcher.load_state_dict(state)
-
-    def data_arrays(self) -> dict[str, np.ndarray]:
-        """The carried state: "state.<layer>.0" is h, "state.<layer>.1" is c (LSTM); none before the first step."""
-        if self.states is None:
-            return {}
-        parts = [s if isinstance(s, tuple) else (s,) for s in self.states]
-        return {f"state.{l}.{j}": a for l, p in enumerate(parts) for j, a in enumerate(p)}
-
-    def load_data_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        if not arrays:
-            self.states = None
-            return
-        states = []
-        for l, layer in enumerate(self.model.rnn.layers):
-            parts = [np.array(arrays[f"state.{l}.{j}"]) for j in range(2 if isinstance(layer, LSTM) else 1)]
-            states.append(tuple(parts) if isinstance(layer, LSTM) else parts[0])
-        self.states = states
 
 
 # ------------------------------------------------------------------------------------------------ using a model
@@ -396,11 +386,18 @@ def _check(data: DataConfig) -> DataConfig:
 
 
 def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary, train_ids, val_ids) -> Trainer:
-    """The Trainer of a stream run (its task, model and generator) from a resolved config and its streams."""
+    """The Trainer of a stream run (its task, model, generator and engine) from a resolved config and its streams.
+
+    The task comes before the engine, so a stream too short for one batch is refused before torch starts.
+    """
     model_cfg, train_cfg = ModelConfig(**config["model"]), TrainConfig(**config["train"])
-    model = TokenModel(model_cfg, len(vocab), seed=train_cfg.seed)
-    task = StreamTask(model, TextGenerator(model, vocab), train_ids, val_ids, train_cfg, config["data"]["seq_length"])
-    return Trainer(train_cfg, task, run)
+    engine_cfg, world = resolve_engine(config.get("engine")), world_from_env()
+    model = TokenModel(model_cfg, len(vocab), seed=train_cfg.seed, dtype=model_dtype(engine_cfg))
+    generator = TextGenerator(model, vocab)
+    seq_length = config["data"]["seq_length"]
+    task = StreamTask(model, generator, train_ids, val_ids, train_cfg, seq_length, world.size)
+    engine = make_engine(engine_cfg, model, train_cfg, world)
+    return Trainer(train_cfg, task, run, engine=engine)
 
 
 def start(
@@ -408,23 +405,32 @@ def start(
     model: ModelConfig,
     train_config: TrainConfig,
     data: DataConfig,
+    engine: EngineConfig | None = None,
     force=False,
     progress=True,
     log=print,
 ) -> tuple[Trainer, dict[str, Any]]:
-    """A new stream run in `out`, ready to train: the text read, checked, cached; the config and vocabulary saved."""
+    """A new stream run in `out`, ready to train: the text read, checked, cached; the config and vocabulary saved.
+
+    Under torchrun every rank reads the text; rank 0 alone writes the run directory.
+    """
     data = _check(data)
     run = RunDir(out)
-    train_ids, val_ids, vocab = read_streams(data, progress)
+    master = world_from_env().master
+    train_ids, val_ids, vocab = read_streams(data, progress and master)
     config = {
         "kind": "text",
         "rnnkit": rnnkit.__version__,
         "model": asdict(model),
         "train": asdict(train_config),
         "data": asdict(data),
+        "engine": asdict(engine or EngineConfig()),
         "stream": {"train_chars": len(train_ids), "val_chars": len(val_ids), "vocab_size": len(vocab)},
     }
     trainer = build(run, config, vocab, train_ids, val_ids)  # refuses a stream too short before anything is written
+    config["engine"]["world_size"] = trainer.engine.world.size  # --batch-size rows on each of them
+    if not trainer.master:
+        return trainer, config
     log(
         f"{data.data}: {len(train_ids) + (0 if data.val_data else len(val_ids)):,} characters, {len(vocab) - 1} "
         f"distinct; training on {len(train_ids):,}, validating on {len(val_ids):,}"
@@ -443,9 +449,10 @@ def resume(run: RunDir, config: dict[str, Any], progress: bool = True, log=print
     if (run.path / TRAIN_IDS).exists() and (run.path / VAL_IDS).exists():
         train_ids, val_ids = load_ids(run.path / TRAIN_IDS), load_ids(run.path / VAL_IDS)
     else:
-        log(f"note: {run} has no cached streams; reading {config['data']['data']} again")
+        if world_from_env().master:
+            log(f"note: {run} has no cached streams; reading {config['data']['data']} again")
         data = DataConfig(**config["data"])
-        train_ids, val_ids, again = read_streams(data, progress)
+        train_ids, val_ids, again = read_streams(data, progress and world_from_env().master)
         if again != vocab:
             raise RnnkitError(f"{data.data} has changed since {run} was trained (its characters differ)")
     trainer = build(run, config, vocab, train_ids, val_ids)
