@@ -153,3 +153,85 @@ def test_a_transposed_analysis_does_not_line_up():
 
     score = corpus.parse("bach/bwv184.5")
     assert not analysis_lines_up(score, corpus.parse("bach/choraleAnalyses/riemenschneider014.rntxt"))
+
+
+def _two_track_midi(path, melody_notes, chord_notes, tpb=480):
+    """A type-1 file: track 0 melody, track 1 block chords; notes are (start beat, end beat, pitch)."""
+    import mido
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=tpb)
+    for notes in (melody_notes, chord_notes):
+        trk = mido.MidiTrack()
+        msgs = []
+        for on, end, p in notes:
+            msgs += [(round(on * tpb), 1, p), (round(end * tpb), 0, p)]
+        tick = 0
+        for t, kind, p in sorted(msgs, key=lambda m: (m[0], m[1])):
+            msg = "note_on" if kind else "note_off"
+            trk.append(mido.Message(msg, note=p, velocity=80 if kind else 0, time=t - tick))
+            tick = t
+        mid.tracks.append(trk)
+    mid.save(path)
+
+
+def test_midi_melody_gets_the_chords_of_its_accompaniment(tmp_path):
+    """The non-melody track's block chords become the melody's progression, beat 0 at its first note."""
+    from rnnkit.music.midi import read_midi, read_progression
+
+    path = tmp_path / "song.mid"
+    melody = [(1, 2, 76), (2, 3, 79), (3, 4, 77), (4, 5, 76)]  # starts a beat late
+    chords = [(0, 2, p) for p in (48, 52, 55)] + [(2, 4, p) for p in (43, 47, 50, 53)]
+    chords += [(4, 5, p) for p in (45, 48, 52)]
+    _two_track_midi(path, melody, chords)
+    m = read_midi(path)
+    assert m.pitches.tolist() == [76, 79, 77, 76]
+    assert [c.symbol for c in m.chords.chords()] == ["C", "G7", "G7", "Am"]
+    assert [c.symbol for c in read_progression(path).chords()] == ["C", "C", "G7", "G7", "Am"]
+
+
+def test_single_part_midi_has_no_chords_but_read_progression_uses_it(tmp_path):
+    """A file of one part gives a melody without chords; --chords-from reads its own notes as the harmony."""
+    from rnnkit.music.midi import read_midi, read_progression, write_midi
+
+    path = tmp_path / "one.mid"
+    write_midi([(60, 1.0), (64, 1.0), (67, 2.0)], path)
+    assert read_midi(path).chords is None
+    assert read_progression(path).chords()[0].symbol == "C"
+
+
+def test_corpus_file_keeps_chords_and_transposition_moves_them(tmp_path):
+    """save_corpus/load_corpus round-trip the progressions; transpose moves them with the notes."""
+    from rnnkit.music.corpus import load_corpus, save_corpus
+    from rnnkit.music.tokens import transpose
+
+    _, prog = parse_progression("C G | Am F")
+    a = Melody([60, 62, 64, 65, 67, 69, 71, 72], [1.0] * 8, chords=prog, piece_id="a")
+    b = Melody([67, 65], [4.0, 4.0], chords=prog.transpose(2), piece_id="b")
+    save_corpus([a, b], tmp_path / "c.npz")
+    assert load_corpus(tmp_path / "c.npz") == [a, b]
+    up = transpose(a, 3)
+    assert up.chords == prog.transpose(3) and transpose(up, -3) == a
+    save_corpus([a, Melody([60], [1.0])], tmp_path / "mixed.npz")  # not every melody has chords: none kept
+    assert all(m.chords is None for m in load_corpus(tmp_path / "mixed.npz"))
+
+
+def test_prepared_chorale_has_chords_that_fit_its_soprano():
+    """A prepared chorale's chords cover its soprano beat by beat, and most of its notes are chord tones."""
+    pytest.importorskip("music21")
+    from rnnkit.music.prepare import prepare_music21_corpus
+
+    (m,) = prepare_music21_corpus(pieces=["bach/bwv269"])
+    assert len(m.chords) == int(np.ceil(m.total_beats))
+    assert chord_tone_ratios(m, m.chords)["on_beat"] > 0.9
+
+
+def test_bundled_chorales_carry_chords_that_fit_bach():
+    """Every shipped soprano line has a chord per beat; Bach's notes are chord tones about 0.9 of the time."""
+    from rnnkit.music.corpus import load_bundled_bach
+
+    melodies = load_bundled_bach()
+    assert all(m.chords is not None and len(m.chords) == int(np.ceil(m.total_beats)) for m in melodies)
+    ratios = [chord_tone_ratios(m, m.chords) for m in melodies]
+    notes = np.array([r["notes"] for r in ratios])
+    count = np.nansum([r["count"] * r["notes"] for r in ratios]) / notes.sum()
+    assert 0.85 < count < 0.95

@@ -421,7 +421,7 @@ def chord_tone_ratios(melody, progression: Progression) -> dict[str, float]:
                 inside += (b - a) * (int(m[0]) >> (int(pitches[t]) % 12) & 1)
     return {
         "count": share(judged),
-        "duration": inside / total if total else float("nan"),
+        "duration": float(inside / total) if total else float("nan"),
         "on_beat": share(judged & on_beat),
         "off_beat": share(judged & ~on_beat),
         "notes": int(judged.sum()),

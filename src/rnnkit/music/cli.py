@@ -49,7 +49,9 @@ def add_music(sub) -> None:
         "prepare",
         help="extract melodies from music21's corpus or MIDI files into a corpus file",
         description="Extract monophonic melodies (the soprano line of a score, the top line of a MIDI track) "
-        "into a compact .npz corpus that `rnnkit music train --data FILE` reads without music21.",
+        "into a compact .npz corpus that `rnnkit music train --data FILE` reads without music21, with the chord "
+        "of every beat derived from the other parts (a score's other voices, a MIDI file's other tracks) when "
+        "every piece has them.",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--corpus", metavar="NAME", help="'bach' (the chorales) or a composer in music21's corpus")
@@ -172,7 +174,11 @@ def music_prepare(args: argparse.Namespace) -> int:
         raise RnnkitError("no melodies found")
     save_corpus(melodies, out, meta)
     notes = sum(m.num_notes for m in melodies)
-    print(f"wrote {out}: {len(melodies)} melodies, {notes} notes")
+    with_chords = sum(m.chords is not None for m in melodies)
+    chords = "with the chords of every beat" if with_chords == len(melodies) else "no chords"
+    if 0 < with_chords < len(melodies):
+        chords += f" (only {with_chords} of the {len(melodies)} have an accompaniment to take them from)"
+    print(f"wrote {out}: {len(melodies)} melodies, {notes} notes, {chords}")
     print(f"train on it with: rnnkit music train --data {out}")
     return 0
 

@@ -5,7 +5,8 @@ the first tempo (120 bpm when the file sets none, as the MIDI standard says) is 
 writing the result back. Drums (MIDI channel 10, mido channel 9) are never the melody. The melody is the
 given track, or by default the non-drum track (the channel, in a type-0 file) with the highest mean pitch;
 it is made monophonic and put on the sixteenth grid by `tokens.events_from_notes`, and its key is estimated
-with `tokens.estimate_key`.
+with `tokens.estimate_key`. The other non-drum tracks (channels, in a type-0 file) are the accompaniment: when
+there is one, the melody gets the chord of every beat derived from it (`chords.derive_progression`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ import mido
 import numpy as np
 
 from rnnkit.errors import DataError, RnnkitError
+from rnnkit.music.chords import Progression, derive_progression
 from rnnkit.music.corpus import write_atomic
-from rnnkit.music.tokens import REST, Event, Melody, estimate_key, events_from_notes, pitch_name
+from rnnkit.music.tokens import GRID, REST, Event, Melody, estimate_key, events_from_notes, pitch_name
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0 as mido does
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -143,7 +145,17 @@ def _open_midi(path: Path) -> mido.MidiFile:
 
 
 def _melody_from_midifile(mid: mido.MidiFile, label: str, track: int | None = None) -> Melody:
-    """The melody of an open MidiFile; `label` names the file in error messages."""
+    """The melody of an open MidiFile, with the chords of its accompaniment when it has one."""
+    melody, accompaniment, start = _melody_and_accompaniment(mid, label, track)
+    if accompaniment is None:
+        return melody
+    return dataclasses.replace(melody, chords=derive_progression(*accompaniment, melody.total_beats, start))
+
+
+def _melody_and_accompaniment(mid: mido.MidiFile, label: str, track: int | None = None):
+    """The melody of an open MidiFile (`label` names the file in error messages), without chords; the other
+    non-drum notes as (onsets, ends, pitches) in beats, or None when there are none; the melody's first onset.
+    """
     if track is not None and not 0 <= track < len(mid.tracks):
         raise MidiError(f"{label}: there is no track {track} (the file has {len(mid.tracks)} tracks)")
     notes = []  # (track, channel, start tick, end tick, pitch)
@@ -165,6 +177,7 @@ def _melody_from_midifile(mid: mido.MidiFile, label: str, track: int | None = No
             notes.extend((ti, ch, s, tick, p) for s in starts)
     if not notes:
         raise MidiError(f"{label}: no notes")
+    every = [n for n in notes if n[1] != DRUM_CHANNEL]
     if track is not None:
         notes = [n for n in notes if n[0] == track]
         if not notes:
@@ -181,11 +194,34 @@ def _melody_from_midifile(mid: mido.MidiFile, label: str, track: int | None = No
     _, _, starts, ends, pitches = zip(*pitched, strict=True)
     events = events_from_notes(np.array(starts) / tpb, pitches, np.array(ends) / tpb)
     melody = Melody.from_events(events, piece_id=Path(label).stem, tempo_bpm=round(tempo[1], 3) if tempo else 120.0)
-    return dataclasses.replace(
+    melody = dataclasses.replace(
         melody,
         key=estimate_key(melody.pitches, melody.durations),
         time_signature=time_sig[1] if time_sig else (4, 4),
     )
+    chosen = set(pitched)
+    others = [n for n in every if n not in chosen]
+    accompaniment = None
+    if others:
+        _, _, a_on, a_end, a_pitch = (np.array(x) for x in zip(*others, strict=True))
+        accompaniment = (a_on / tpb, a_end / tpb, a_pitch)
+    return melody, accompaniment, round(min(starts) / tpb / GRID) * GRID
+
+
+def read_progression(path: str | os.PathLike, track: int | None = None) -> Progression:
+    """The chord of every beat of a MIDI file's accompaniment, beat 0 at the file's start (`--chords-from`).
+
+    The accompaniment is every non-drum part but the melody (`track`, or the highest); a file of one part is
+    its own harmony. It lasts to the end of its last note. Raises MidiError (one line) for a file without notes.
+    """
+    path = Path(path)
+    melody, accompaniment, start = _melody_and_accompaniment(_open_midi(path), str(path), track)
+    if accompaniment is None:  # one part: the chords of the melody line's own notes
+        onsets = start + np.concatenate([[0.0], np.cumsum(melody.durations)[:-1]])  # (T,)
+        notes = melody.pitches != REST
+        accompaniment = (onsets[notes], (onsets + melody.durations)[notes], melody.pitches[notes])
+    onsets, ends, pitches = accompaniment
+    return derive_progression(onsets, ends, pitches, float(ends.max()), 0.0)
 
 
 def read_midi(path: str | os.PathLike, track: int | None = None) -> Melody:

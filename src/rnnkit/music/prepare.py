@@ -8,6 +8,7 @@ never by its position; a score with no such part falls back to its highest part 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import warnings
@@ -101,10 +102,17 @@ def melody_from_part(part, score=None, piece_id: str = "") -> Melody | None:
     )
 
 
-def melody_from_score(score, piece_id: str = "", fallback: bool = True) -> Melody | None:
-    """The soprano line of a music21 score (see `find_soprano_part`), or None if it has none."""
+def melody_from_score(score, piece_id: str = "", fallback: bool = True, chords: bool = True) -> Melody | None:
+    """The soprano line of a music21 score (see `find_soprano_part`), or None if it has none.
+
+    With `chords`, a score of two or more parts gives the line the chord of every beat, derived from all its
+    parts (`score_progression`), beat 0 at the line's first note.
+    """
     part = find_soprano_part(score, fallback=fallback)
-    return None if part is None else melody_from_part(part, score, piece_id)
+    melody = None if part is None else melody_from_part(part, score, piece_id)
+    if melody is None or not chords or sum(_mean_pitch(p) > -np.inf for p in score.parts) < 2:
+        return melody
+    return dataclasses.replace(melody, chords=score_progression(score, first_onset(part), melody.total_beats))
 
 
 def corpus_pieces(name: str = "bach") -> list[str]:
@@ -134,8 +142,9 @@ def prepare_music21_corpus(
     limit: int | None = None,
     fallback: bool = True,
     progress: Callable[[int, int, str], None] | None = None,
+    chords: bool = True,
 ) -> list[Melody]:
-    """Soprano lines of music21 corpus pieces, in their own keys.
+    """Soprano lines of music21 corpus pieces, in their own keys, with their chords (see `melody_from_score`).
 
     name: "bach" (the 371 chorales) or another composer in music21's corpus; `pieces` overrides it with
     explicit corpus paths ("bach/bwv269"); `limit` keeps the first n. A piece that cannot be parsed or
@@ -158,7 +167,7 @@ def prepare_music21_corpus(
         scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
         for j, score in enumerate(scores):
             pid = _piece_id(path) + (f":{j + 1}" if len(scores) > 1 else "")
-            melody = melody_from_score(score, pid, fallback=fallback)
+            melody = melody_from_score(score, pid, fallback=fallback, chords=chords)
             if melody is None:
                 warnings.warn(f"skipped {pid}: no soprano part with notes", stacklevel=2)
             else:
