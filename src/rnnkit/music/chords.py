@@ -142,6 +142,11 @@ class Chord:
         for quality, steps in QUALITIES.items():
             if pc_mask((root + s) for s in steps) == mask:
                 return cls(root, quality)
+        for quality, steps in sorted(QUALITIES.items(), key=lambda q: -len(q[1])):  # a slash chord: G/C
+            tones = pc_mask((root + s) for s in steps)
+            extra = mask & ~tones
+            if tones & mask == tones and bin(extra).count("1") == 1:
+                return cls(root, quality, extra.bit_length() - 1)
         raise ValueError(f"no chord quality has root {NOTE_NAMES[root % 12]} and pitch classes {mask_pcs(mask)}")
 
 
@@ -222,6 +227,17 @@ class Progression:
     def symbols(self) -> str:
         """'C C G7 G7 N.C.': the chord of every beat, as symbols."""
         return " ".join("N.C." if c is None else c.symbol for c in self.chords())
+
+    def head(self, beats: int) -> Progression:
+        """The first `beats` beats."""
+        return Progression(self.roots[:beats], self.masks[:beats])
+
+    def key(self):
+        """The key the chords suggest: Krumhansl-Schmuckler over their pitch classes, one beat per chord tone."""
+        from rnnkit.music.tokens import estimate_key
+
+        pcs = [pc for m in self.masks.tolist() for pc in mask_pcs(m)]
+        return estimate_key(np.array(pcs, dtype=np.int64) + 60, np.ones(len(pcs)))
 
     def transpose(self, semitones: int) -> Progression:
         """Every chord moved by `semitones` (no-chord beats stay so)."""
@@ -391,12 +407,12 @@ def derive_progression(
     return Progression(*best_chords(weights, bass))
 
 
-def chord_tone_ratios(melody, progression: Progression) -> dict[str, float]:
-    """Share of the melody's notes whose pitch class is in the chord under them.
+def chord_tone_counts(melody, progression: Progression) -> np.ndarray:
+    """What `chord_tone_ratios` divides, for pooling over pieces: (8,) float64.
 
-    by count (each note judged by the chord at its onset), by duration (each stretch of a note judged by the
-    chord it sounds over), and by count for notes on a beat and off it. Notes over no chord are left out;
-    a ratio with no notes to judge is nan.
+    [notes judged, of them chord tones, on-beat notes, chord tones, off-beat notes, chord tones, beats of notes
+    judged, beats on chord tones]. A note is judged by the chord at its onset; by duration each stretch of a
+    note is judged by the chord it sounds over. Notes over no chord are left out.
     """
     pitches = np.asarray(melody.pitches)
     durations = np.asarray(melody.durations, dtype=np.float64)
@@ -406,23 +422,45 @@ def chord_tone_ratios(melody, progression: Progression) -> dict[str, float]:
     judged = notes & (roots != NO_CHORD)
     tone = (masks >> (np.where(notes, pitches, 0) % 12)) & 1 == 1  # (T,)
     on_beat = np.abs(onsets / BEAT - np.round(onsets / BEAT)) < 1e-9
-
-    def share(sel: np.ndarray) -> float:
-        return float(tone[sel].mean()) if sel.any() else float("nan")
-
     inside = total = 0.0
     for t in np.flatnonzero(notes):  # by duration: split each note at the beats it crosses
         lo, hi = onsets[t], onsets[t] + durations[t]
-        cuts = np.concatenate([[lo], np.arange(np.floor(lo / BEAT) + 1, np.ceil(hi / BEAT)) * BEAT, [hi]])
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            r, m = progression.at(np.array([a]))
-            if r[0] != NO_CHORD:
-                total += b - a
-                inside += (b - a) * (int(m[0]) >> (int(pitches[t]) % 12) & 1)
+        cuts = np.concatenate([[lo], np.arange(np.floor(lo / BEAT) + 1, np.ceil(hi / BEAT - 1e-9)) * BEAT, [hi]])
+        r, m = progression.at(cuts[:-1])
+        covered = r != NO_CHORD
+        lengths = np.diff(cuts)
+        total += lengths[covered].sum()
+        inside += lengths[covered & ((m >> (int(pitches[t]) % 12)) & 1 == 1)].sum()
+    on, off = judged & on_beat, judged & ~on_beat
+    return np.array(
+        [judged.sum(), tone[judged].sum(), on.sum(), tone[on].sum(), off.sum(), tone[off].sum(), total, inside],
+        dtype=np.float64,
+    )
+
+
+def ratios_from_counts(counts: np.ndarray) -> dict[str, float]:
+    """The four ratios (count, duration, on_beat, off_beat; nan with nothing to judge) and the notes judged."""
+
+    def div(a: float, b: float) -> float:
+        return float(a / b) if b else float("nan")
+
+    c = counts
     return {
-        "count": share(judged),
-        "duration": float(inside / total) if total else float("nan"),
-        "on_beat": share(judged & on_beat),
-        "off_beat": share(judged & ~on_beat),
-        "notes": int(judged.sum()),
+        "count": div(c[1], c[0]),
+        "duration": div(c[7], c[6]),
+        "on_beat": div(c[3], c[2]),
+        "off_beat": div(c[5], c[4]),
+        "notes": int(c[0]),
     }
+
+
+def chord_tone_ratios(melody, progression: Progression) -> dict[str, float]:
+    """Share of the melody's notes whose pitch class is in the chord under them (see `chord_tone_counts`):
+    by count, by duration, and by count for the notes on a beat and off it; and how many notes were judged."""
+    return ratios_from_counts(chord_tone_counts(melody, progression))
+
+
+def pooled_chord_tone_ratios(melodies: Sequence, progressions: Sequence[Progression]) -> dict[str, float]:
+    """`chord_tone_ratios` over many pieces, every note counting once (not an average of per-piece ratios)."""
+    counts = sum((chord_tone_counts(m, p) for m, p in zip(melodies, progressions, strict=True)), np.zeros(8))
+    return ratios_from_counts(counts)

@@ -26,7 +26,7 @@ import mido
 import numpy as np
 
 from rnnkit.errors import DataError, RnnkitError
-from rnnkit.music.chords import Progression, derive_progression
+from rnnkit.music.chords import BEAT, NO_CHORD, Chord, Progression, derive_progression, mask_pcs, pc_mask
 from rnnkit.music.corpus import write_atomic
 from rnnkit.music.tokens import GRID, REST, Event, Melody, estimate_key, events_from_notes, pitch_name
 
@@ -294,13 +294,19 @@ def write_midi(
     key_shift: int = 0,
     ticks_per_beat: int = 480,
     velocity: int = 80,
+    chords: Progression | None = None,
+    chord_instrument: str | int = "strings",
 ) -> mido.MidiFile:
     """Write events as a type-1 Standard MIDI File, atomically, and return it.
 
     Track 0 (conductor) holds track_name, time_signature and set_tempo; track 1 holds the melody:
     track_name, program_change (`instrument`: GM program or name), note_on/note_off pairs on channel 1,
     and end_of_track after the last event, so a final rest keeps its length. Pitches move by `key_shift`.
+    With `chords` (one per beat, already in the melody's key), track 2 voices them as block chords on channel 2
+    with `chord_instrument` (`chord_blocks`), each held while it lasts, quieter than the melody.
     """
+    if chords is not None:
+        chord_program = instrument_program(chord_instrument)
     events = events.events if isinstance(events, Melody) else [(int(p), float(d)) for p, d in events]
     num, den = (int(x) for x in time_signature)
     if num < 1 or den < 1 or den & (den - 1):
@@ -336,8 +342,48 @@ def write_midi(
 
     mid = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
     mid.tracks.extend([conductor, melody])
+    if chords is not None:
+        mid.tracks.append(_chord_track(chords, chord_program, ticks_per_beat, max(1, velocity - 25), beat))
     write_atomic(path, lambda fh: mid.save(file=fh))
     return mid
+
+
+def voice_chord(root: int, mask: int) -> list[int]:
+    """Block-chord voicing: the root in the bass (C2..B2), every chord tone once in C3..B3, below the melody."""
+    return [36 + root] + [48 + pc for pc in mask_pcs(mask)]
+
+
+def chord_blocks(chords: Progression) -> list[tuple[float, float, list[int]]]:
+    """(start beat, end beat, MIDI pitches) of each chord, a run of equal beats held as one; no-chord beats rest."""
+    blocks: list[tuple[float, float, list[int]]] = []
+    k = 0
+    while k < len(chords):
+        j = k
+        while j + 1 < len(chords) and chords.roots[j + 1] == chords.roots[k] and chords.masks[j + 1] == chords.masks[k]:
+            j += 1
+        if chords.roots[k] != NO_CHORD:
+            blocks.append((k * BEAT, (j + 1) * BEAT, voice_chord(int(chords.roots[k]), int(chords.masks[k]))))
+        k = j + 1
+    return blocks
+
+
+def _chord_track(chords: Progression, program: int, tpb: int, velocity: int, melody_beats: float) -> mido.MidiTrack:
+    """Track 2: the chords as held blocks on channel 2; at a shared tick every note_off comes before a note_on."""
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("track_name", name="chords", time=0))
+    track.append(mido.Message("program_change", channel=1, program=program, time=0))
+    timed = []  # (tick, 0 = off / 1 = on, pitch)
+    for start, end, pitches in chord_blocks(chords):
+        for p in pitches:
+            timed += [(round(start * tpb), 1, p), (round(end * tpb), 0, p)]
+    last = 0
+    for tick, on, p in sorted(timed):
+        kind, vel = ("note_on", velocity) if on else ("note_off", 0)
+        track.append(mido.Message(kind, channel=1, note=p, velocity=vel, time=tick - last))
+        last = tick
+    end = round(max(melody_beats, chords.total_beats) * tpb)
+    track.append(mido.MetaMessage("end_of_track", time=end - last))
+    return track
 
 
 # ------------------------------------------------------------------------------------ picture, audio
@@ -348,8 +394,13 @@ def render_piano_roll(
     path: str | os.PathLike,
     title: str | None = None,
     time_signature: tuple[int, int] = (4, 4),
+    chords: Progression | None = None,
 ) -> Path:
-    """Draw events as a piano roll PNG: beats on x (bar lines dotted), pitches on y named at every C."""
+    """Draw events as a piano roll PNG: beats on x (bar lines dotted), pitches on y named at every C.
+
+    With `chords`, their block voicing (`chord_blocks`) is drawn too, in orange under the melody's blue, each
+    block named by its symbol.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: only pictures need matplotlib
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
@@ -360,10 +411,18 @@ def render_piano_roll(
     fig = Figure(figsize=(max(6.0, min(24.0, onsets[-1] / 4)), 4.0), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    blocks = chord_blocks(chords) if chords is not None else []
+    for start, end, pitches in blocks:
+        for p in pitches:
+            ax.add_patch(Rectangle((start, p - 0.4), end - start, 0.8, facecolor="tab:orange", alpha=0.6, linewidth=0))
+        chord = Chord.from_mask(pitches[0] - 36, pc_mask(pitches[1:]))
+        ax.text(start + 0.05, max(pitches) + 1.0, chord.symbol if chord else "", fontsize=7, color="tab:brown")
     for on, d, p in notes:
         ax.add_patch(Rectangle((on, p - 0.4), d, 0.8, facecolor="tab:blue", edgecolor="black", linewidth=0.5))
-    lo, hi = (min(n[2] for n in notes) - 2, max(n[2] for n in notes) + 2) if notes else (58, 74)
-    ax.set_xlim(0, max(onsets[-1], 1.0))
+    shown = [n[2] for n in notes] + [p for b in blocks for p in b[2]]
+    lo, hi = (min(shown) - 2, max(shown) + 3) if shown else (58, 74)
+    end = max(onsets[-1], blocks[-1][1] if blocks else 0.0)
+    ax.set_xlim(0, max(end, 1.0))
     ax.set_ylim(lo, hi)
     ticks = [p for p in range(lo, hi + 1) if p % 12 == 0] if hi - lo > 16 else list(range(lo, hi + 1))
     ax.set_yticks(ticks, [pitch_name(p) for p in ticks])
