@@ -63,13 +63,14 @@ def _tracks(path):
 
 
 def test_piece_context_reads_the_chord_under_the_next_event():
-    """Input i (the boundary, then event i - 1) reads the chord at event i's onset; the last input reads zeros,
-    and the stream's features line up with its ids piece after piece."""
+    """Input i (the boundary, then event i - 1) reads the chord at event i's onset and the onset's sixteenth in
+    the beat; the last input reads zeros, and the stream's features line up with its ids piece after piece."""
     _, prog = parse_progression("C G", beats_per_chord=1)
     a = Melody([60, 62, 67], [0.5, 0.5, 1.0], chords=prog)  # onsets 0, 0.5, 1
     ctx = piece_context(a)
-    assert ctx.shape == (4, 24)
+    assert ctx.shape == (4, 28)
     assert [int(np.argmax(r[:12])) for r in ctx[:3]] == [0, 0, 7] and not ctx[3].any()
+    assert [int(np.argmax(r[24:])) for r in ctx[:3]] == [0, 2, 0]  # on, half-way through, on the beat
     b = Melody([55], [2.0], chords=Progression.from_chords([parse_chord("G"), parse_chord("G")]))
     ids = stream([np.array([1, 2, 3]), np.array([4])])
     context = context_stream([ctx, piece_context(b)])
@@ -77,7 +78,7 @@ def test_piece_context_reads_the_chord_under_the_next_event():
     assert int(np.argmax(context[4, :12])) == 7  # the boundary before b reads b's first chord
     batcher = WindowBatcher(ids, tx=3, batch_size=5, seed=1, context=context)
     inputs, targets, feats = batcher.next_context_batch()
-    assert feats.shape == (3, 5, 24)
+    assert feats.shape == (3, 5, 28)
     for b_ in range(5):  # every window's features are the stream's rows at its inputs
         start = int(np.flatnonzero((ids[np.arange(len(ids) - 3)[:, None] + np.arange(3)] == inputs[:, b_]).all(1))[0])
         np.testing.assert_array_equal(feats[:, b_], context[start : start + 3])
@@ -87,7 +88,7 @@ def test_training_with_chords_then_generation_fills_the_progression(chord_run, t
     """The run reads chords; over 'C G/B Am F | Dm G C C' each melody lasts 8 beats, the MIDI holds the melody
     and a chord track on its own channel and instrument, every note switched off, and a seed repeats it."""
     gen = load(chord_run)
-    assert gen.chords and gen.model.context_size == 24
+    assert gen.chords and gen.model.context_size == 28
     out = tmp_path / "over.mid"
     code, text, err = run_cli(
         capsys,
@@ -201,3 +202,22 @@ def test_chord_blocks_hold_repeats_and_voice_below_the_melody():
     blocks = chord_blocks(prog)
     assert blocks == [(0, 2, [36, 48, 52, 55]), (3, 4, [43, 50, 53, 55, 59])]
     assert voice_chord(9, parse_chord("Am").mask) == [45, 48, 52, 57]
+
+
+def test_the_shipped_chord_model_generates_over_chords_without_a_run(tmp_path, capsys):
+    """`rnnkit music generate --chords "C F G C" --out x.mid` uses the bundled chord model: 16 beats, two tracks,
+    and most of its notes on the beat are chord tones."""
+    from rnnkit.music.chords import chord_tone_ratios
+
+    out = tmp_path / "x.mid"
+    code, text, err = run_cli(capsys, "music", "generate", "--chords", "C F G C", "--out", out, "--seed", 0)
+    assert code == 0, err
+    assert "16 beats over 16 beats of chords" in text and out.exists()
+    assert {"melody", "chords"} <= set(_tracks(out))
+    gen = load(None, chords=True)
+    assert gen.chords
+    _, prog = parse_progression("C F G C")
+    melodies = gen.generate_over(prog, 20, seed=0)
+    counts = [chord_tone_ratios(m, m.chords) for m in melodies]
+    on_beat = np.nanmean([c["on_beat"] for c in counts])
+    assert on_beat > 0.8

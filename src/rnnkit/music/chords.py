@@ -276,6 +276,24 @@ def chord_features(roots: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return out
 
 
+BEAT_POSITIONS = round(BEAT / 0.25)  # sixteenths in a beat: where an onset can fall inside one
+STEP_FEATURES = CHORD_FEATURES + BEAT_POSITIONS
+
+
+def step_features(progression: Progression, onsets: np.ndarray) -> np.ndarray:
+    """What a chord model reads beside each token about the event it draws: (K, 28) float32.
+
+    The chord under the event's onset (`chord_features`, 24), then where in the beat the onset falls, a one-hot
+    of its sixteenth (4): on the beat a melody mostly sounds a chord tone, between beats it mostly passes.
+    """
+    onsets = np.asarray(onsets, dtype=np.float64)
+    position = np.round((onsets % BEAT) / 0.25).astype(np.int64) % BEAT_POSITIONS  # (K,)
+    out = np.zeros((len(onsets), STEP_FEATURES), dtype=np.float32)  # (K, 28)
+    out[:, :CHORD_FEATURES] = progression.features(onsets)
+    out[np.arange(len(onsets)), CHORD_FEATURES + position] = 1.0
+    return out
+
+
 def parse_progression(
     text: str, beats_per_chord: float | None = None, beats_per_bar: int = 4
 ) -> tuple[list[Chord | None], Progression]:

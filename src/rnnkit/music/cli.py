@@ -86,8 +86,8 @@ def add_music(sub) -> None:
         "--chords",
         action="store_true",
         help="condition on chords: each step also reads the chord under the next event (root one-hot + 12 pitch "
-        "classes, as ImprovRNN); every piece needs chords (the bundled chorales have them). Off: the "
-        "unconditioned baseline",
+        "classes, as ImprovRNN) and where in the beat it starts; every piece needs chords (the bundled chorales "
+        "have them). Off: the unconditioned baseline",
     )
     g = p.add_argument_group("preset")
     g.add_argument(

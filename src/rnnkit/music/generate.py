@@ -24,7 +24,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.sample import next_ids
 from rnnkit.lm.vocab import BOUNDARY_ID
-from rnnkit.music.chords import Progression
+from rnnkit.music.chords import Progression, step_features
 from rnnkit.music.tokens import (
     C_MAJOR,
     GRID,
@@ -161,10 +161,10 @@ class MelodyGenerator:
         durations = np.array([np.inf] + [d for _, d in self.vocab.tokens])  # (V,) beats of each id; never the end
         onset = np.zeros(n)  # (n,) where each melody's next event starts
 
-        def features() -> np.ndarray | None:  # the chord at each melody's next onset: (n, 24)
-            return progression.features(onset) if self.chords else None
+        def features() -> np.ndarray | None:  # the chord at each melody's next onset, and its place: (n, 28)
+            return step_features(progression, onset) if self.chords else None
 
-        first = None if not self.chords else features()[:1][None]  # (1, 1, 24)
+        first = None if not self.chords else features()[:1][None]  # (1, 1, 28)
         logits, states, _ = self.model.forward(np.array([[BOUNDARY_ID]]), None, None, first)  # (1, 1, V)
         logits = np.repeat(logits[-1], n, axis=0)  # (n, V)
         rows = np.zeros(n, dtype=np.int64)  # the first step: all n melodies continue the one state

@@ -7,10 +7,11 @@ targets the last Tx. So x_1 is a real value (not a zero vector, as the seed note
 boundary teach the model how pieces begin and end. An epoch is ceil(tokens / Tx) windows.
 
 A model trained with chords (`ModelConfig.chords`, `rnnkit music train --chords`) reads beside each token the
-chord under the event it is to predict, as ImprovRNN does: 24 features, the root one-hot and the 12 pitch
-classes (`chords.chord_features`), all zero where the piece ends. Its input at the boundary before a piece is
-the chord of the piece's first beat; so generation over a progression asks for a note that fits the chord
-about to sound. The features travel as a second stream beside the ids, cut by the same windows.
+chord under the event it is to predict, as ImprovRNN does (the root one-hot and the 12 pitch classes), and where
+in the beat that event starts (a one-hot of its sixteenth): 28 features (`chords.step_features`), all zero where
+the piece ends. Its input at the boundary before a piece describes the piece's first event; so generation over a
+progression asks for a note that fits the chord about to sound. The features travel as a second stream beside
+the ids, cut by the same windows.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from rnnkit.lm.batches import pad_batch
 from rnnkit.lm.evaluate import mean_nll
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.vocab import BOUNDARY_ID
-from rnnkit.music.chords import CHORD_FEATURES
+from rnnkit.music.chords import STEP_FEATURES, step_features
 from rnnkit.music.config import DEFAULT_EPOCHS, ModelConfig
 from rnnkit.music.generate import MelodyGenerator, format_events
 from rnnkit.music.tokens import Melody, Vocabulary, transpose_to_c
@@ -131,21 +132,21 @@ def stream(encoded: list[np.ndarray]) -> np.ndarray:
 
 
 def piece_context(melody: Melody) -> np.ndarray:
-    """The chord features of each input of a piece read from its boundary: (L + 1, 24) float32.
+    """The features of each input of a piece read from its boundary: (L + 1, 28) float32.
 
-    Input i (the boundary, then event i - 1) predicts event i, so it reads the chord at event i's onset;
-    the last input predicts the end of the piece and reads zeros.
+    Input i (the boundary, then event i - 1) predicts event i, so it reads the chord at event i's onset and
+    that onset's place in the beat (`chords.step_features`); the last input predicts the end and reads zeros.
     """
     if melody.chords is None:
         raise DataError(f"{melody.piece_id or 'a melody'} has no chords")
     onsets = np.concatenate([[0.0], np.cumsum(melody.durations)[:-1]])  # (L,) each event's onset
-    return np.concatenate([melody.chords.features(onsets), np.zeros((1, CHORD_FEATURES), np.float32)])
+    return np.concatenate([step_features(melody.chords, onsets), np.zeros((1, STEP_FEATURES), np.float32)])
 
 
 def context_stream(contexts: list[np.ndarray]) -> np.ndarray:
     """The features beside `stream`'s ids: piece 1's (L1 + 1 rows from its boundary on), piece 2's, ..., and
-    zeros for the final boundary: (len(stream), 24)."""
-    return np.concatenate([*contexts, np.zeros((1, CHORD_FEATURES), np.float32)])
+    zeros for the final boundary: (len(stream), 28)."""
+    return np.concatenate([*contexts, np.zeros((1, STEP_FEATURES), np.float32)])
 
 
 class WindowBatcher:
@@ -264,14 +265,14 @@ class MusicTask:
         self.model, self.generator, self.data = model, generator, data
         self.params, self.grads = model.params, model.grads
         contexts = data.contexts(data.train)
-        context = None if contexts is None else context_stream(contexts)  # (len(stream), 24)
+        context = None if contexts is None else context_stream(contexts)  # (len(stream), 28)
         self.batcher = WindowBatcher(stream(data.train_ids), tx, config.batch_size, config.seed, context)
         self.val_contexts = data.contexts(data.val)
 
     def train_step(self, rng: np.random.Generator) -> tuple[float, int]:
         self.model.train()
         self.model.zero_grad()
-        inputs, targets, context = self.batcher.next_context_batch()  # (Tx, B) each, (Tx, B, 24) or None
+        inputs, targets, context = self.batcher.next_context_batch()  # (Tx, B) each, (Tx, B, 28) or None
         logits, _, cache = self.model.forward(inputs, None, rng, context)  # (Tx, B, V)
         loss, dlogits = cross_entropy(logits, targets)
         self.model.backward(dlogits, cache)
@@ -348,7 +349,7 @@ def _stats(data: MusicData) -> dict[str, Any]:
 
 
 def _context_size(model: ModelConfig) -> int:
-    return CHORD_FEATURES if model.chords else 0
+    return STEP_FEATURES if model.chords else 0
 
 
 def _data_config(d: dict[str, Any]) -> DataConfig:
