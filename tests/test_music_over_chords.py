@@ -221,3 +221,69 @@ def test_the_shipped_chord_model_generates_over_chords_without_a_run(tmp_path, c
     counts = [chord_tone_ratios(m, m.chords) for m in melodies]
     on_beat = np.nanmean([c["on_beat"] for c in counts])
     assert on_beat > 0.8
+
+
+def test_prepare_a_midi_folder_keeps_the_accompaniments_chords(tmp_path, capsys):
+    """`rnnkit music prepare --data FOLDER`: each file's other tracks give its melody's chords, kept in the corpus."""
+    from rnnkit.music.corpus import load_corpus
+
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for i, text in enumerate(["C F | G C", "Am Dm | E Am"]):
+        _, prog = parse_progression(text)
+        write_midi([(76, 2.0), (77, 2.0), (79, 4.0)], folder / f"{i}.mid", chords=prog)
+    out = tmp_path / "mine.npz"
+    code, text, err = run_cli(capsys, "music", "prepare", "--data", folder, "--out", out)
+    assert code == 0, err
+    assert "with the chords of every beat" in text
+    melodies = load_corpus(out)
+    assert [m.chords.symbols() for m in melodies] == ["C C F F G G C C", "Am Am Dm Dm E E Am Am"]
+
+
+def test_the_chord_benchmark_measures_the_first_chorales():
+    """benchmarks/chords.py compares derived roots with the analyses of chorales that line up."""
+    pytest.importorskip("music21")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import chords as bench
+
+    result = bench.measure(first=2)
+    assert result["lined_up"] == 2 and result["beats"] > 100 and result["root_accuracy"] > 0.85
+
+
+def test_a_chord_run_resumes_exactly(tmp_path, chorales, monkeypatch):
+    """Ctrl-C at step 4 of a --chords run, then --resume: bit-identical weights (W_c too) and the same losses."""
+    import os
+    import signal
+
+    from rnnkit.music import train as music_train
+    from rnnkit.rundir import RunDir
+
+    def train(out) -> int:
+        argv = ["music", "train", "--chords", "--data", chorales, "--out", out, "--max-steps", 8, "--eval-every", 4]
+        return cli.main([str(a) for a in [*argv, *TINY]])
+
+    assert train(tmp_path / "straight") == 0
+    original = music_train.MusicTask.train_step
+    calls = {"n": 0}
+
+    def interrupt_at_4(self, rng):
+        result = original(self, rng)
+        calls["n"] += 1
+        if calls["n"] == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(music_train.MusicTask, "train_step", interrupt_at_4)
+    assert train(tmp_path / "split") == 0
+    monkeypatch.setattr(music_train.MusicTask, "train_step", original)
+    assert cli.main(["music", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0
+    a, _ = RunDir(tmp_path / "straight").load_checkpoint()
+    b, _ = RunDir(tmp_path / "split").load_checkpoint()
+    assert any(k.endswith("context.W") for k in a)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    losses = [[r["val_loss"] for r in RunDir(tmp_path / d).read_metrics()] for d in ("straight", "split")]
+    assert losses[0] == losses[1]

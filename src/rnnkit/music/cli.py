@@ -127,7 +127,11 @@ def add_music(sub) -> None:
     p.add_argument("--seed", type=int, help="random seed, for reproducible melodies")
     p.add_argument("-n", type=int, default=1, help="how many melodies (default: 1)")
     p.add_argument("--tempo", type=float, metavar="BPM", help="quarter notes per minute (default: the data's, or 100)")
-    p.add_argument("--key", help="key to write in, e.g. G, 'F# minor', Bbm (default: C / Am, or the primer's key)")
+    p.add_argument(
+        "--key",
+        help="key to write in, e.g. G, 'F# minor', Bbm (default: C / Am, or the primer's or the chords' key; "
+        "over chords it moves melody and chords together)",
+    )
     p.add_argument("--instrument", default="piano", help="General MIDI name or program 0-127 (default: piano)")
     p.add_argument("--png", metavar="FILE.png", help="also draw a piano roll")
     p.add_argument("--wav", metavar="FILE.wav", help="also render audio with FluidSynth and a GM soundfont")
