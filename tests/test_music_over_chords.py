@@ -266,19 +266,19 @@ def test_a_chord_run_resumes_exactly(tmp_path, chorales, monkeypatch):
         return cli.main([str(a) for a in [*argv, *TINY]])
 
     assert train(tmp_path / "straight") == 0
-    original = music_train.MusicTask.train_step
+    original = music_train.MusicTask.next_batch
     calls = {"n": 0}
 
-    def interrupt_at_4(self, rng):
-        result = original(self, rng)
+    def interrupt_at_4(self):
+        result = original(self)
         calls["n"] += 1
         if calls["n"] == 4:
             os.kill(os.getpid(), signal.SIGINT)
         return result
 
-    monkeypatch.setattr(music_train.MusicTask, "train_step", interrupt_at_4)
+    monkeypatch.setattr(music_train.MusicTask, "next_batch", interrupt_at_4)
     assert train(tmp_path / "split") == 0
-    monkeypatch.setattr(music_train.MusicTask, "train_step", original)
+    monkeypatch.setattr(music_train.MusicTask, "next_batch", original)
     assert cli.main(["music", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0
     a, _ = RunDir(tmp_path / "straight").load_checkpoint()
     b, _ = RunDir(tmp_path / "split").load_checkpoint()
@@ -309,3 +309,12 @@ def test_the_chord_track_is_heard_in_the_wav(tmp_path):
     with wave.open(str(midi.render_wav(path, tmp_path / "c.wav"))) as w:
         samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
     assert samples.size > 0 and np.abs(samples).max() > 100
+
+
+def test_the_torch_engine_refuses_a_chord_model_before_writing_anything(tmp_path, capsys):
+    """--engine torch has no context path yet: a one-line error, exit 2, no run directory."""
+    pytest.importorskip("torch")
+    out = tmp_path / "t"
+    code, _, err = run_cli(capsys, "music", "train", "--chords", "--engine", "torch", "--out", out, *TINY)
+    assert code == 2 and "--engine torch does not yet train" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

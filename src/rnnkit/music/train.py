@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,11 @@ import numpy as np
 
 import rnnkit
 from rnnkit.config import TrainConfig
+from rnnkit.engines.base import make_engine, model_dtype
+from rnnkit.engines.batch import Batch
+from rnnkit.engines.config import EngineConfig, resolve_engine
 from rnnkit.errors import DataError, RnnkitError
-from rnnkit.lm.batches import pad_batch
+from rnnkit.lm.batches import iter_eval_batches, pad_batch
 from rnnkit.lm.evaluate import mean_nll
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.vocab import BOUNDARY_ID
@@ -259,30 +263,35 @@ def load_data(
 
 
 class MusicTask:
-    """Random Tx-step windows through the melody model with the cross-entropy at every step."""
+    """Random Tx-step windows, scored with the cross-entropy at every step; whole held-out pieces for validation.
 
-    def __init__(self, model: TokenModel, generator: MelodyGenerator, data: MusicData, tx: int, config: TrainConfig):
+    world_size: data-parallel processes; each batch holds batch_size windows per process.
+    """
+
+    def __init__(
+        self,
+        model: TokenModel,
+        generator: MelodyGenerator,
+        data: MusicData,
+        tx: int,
+        config: TrainConfig,
+        world_size: int = 1,
+    ):
         self.model, self.generator, self.data = model, generator, data
-        self.params, self.grads = model.params, model.grads
         contexts = data.contexts(data.train)
         context = None if contexts is None else context_stream(contexts)  # (len(stream), 28)
-        self.batcher = WindowBatcher(stream(data.train_ids), tx, config.batch_size, config.seed, context)
+        self.batcher = WindowBatcher(stream(data.train_ids), tx, config.batch_size * world_size, config.seed, context)
         self.val_contexts = data.contexts(data.val)
 
-    def train_step(self, rng: np.random.Generator) -> tuple[float, int]:
-        self.model.train()
-        self.model.zero_grad()
+    def next_batch(self) -> Batch:
         inputs, targets, context = self.batcher.next_context_batch()  # (Tx, B) each, (Tx, B, 28) or None
-        logits, _, cache = self.model.forward(inputs, None, rng, context)  # (Tx, B, V)
-        loss, dlogits = cross_entropy(logits, targets)
-        self.model.backward(dlogits, cache)
-        return loss, targets.size
+        return Batch(inputs, targets, context=context)
 
-    def evaluate(self) -> float | None:
-        self.model.eval()
-        nll = negative_log_likelihood(self.model, self.data.val_ids, contexts=self.val_contexts)["nll"]
-        self.model.train()
-        return nll
+    def eval_batches(self) -> Iterator[Batch]:
+        """The held-out pieces from their start, as `negative_log_likelihood` reads them."""
+        if not self.data.val_ids:
+            raise RnnkitError("no held-out pieces to evaluate")
+        return eval_batches(self.data.val_ids, 256, self.val_contexts)
 
     def samples(self, n: int, rng: np.random.Generator) -> list[str]:
         self.model.eval()
@@ -302,6 +311,24 @@ class MusicTask:
         self.batcher.load_state_dict(state)
 
 
+def eval_batches(
+    encoded: list[np.ndarray], batch_size: int, contexts: list[np.ndarray] | None = None
+) -> Iterator[Batch]:
+    """Whole pieces from their start as padded batches (`lm.batches.iter_eval_batches`), each with its pieces'
+    features (T, B, C) when `contexts` gives them (see `piece_context`; zeros on the padding)."""
+    if contexts is None:
+        yield from (Batch(*b) for b in iter_eval_batches(encoded, batch_size))
+        return
+    order = np.argsort([len(s) for s in encoded], kind="stable")  # as iter_eval_batches, to cut padding
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        inputs, targets, mask = pad_batch([encoded[i] for i in chunk])  # (T, B) each
+        context = np.zeros((*inputs.shape, contexts[0].shape[1]), dtype=np.float32)  # (T, B, C)
+        for b, i in enumerate(chunk):
+            context[: len(contexts[i]), b] = contexts[i]
+        yield Batch(inputs, targets, mask, context=context)
+
+
 def negative_log_likelihood(
     model: TokenModel, encoded: list[np.ndarray], batch_size: int = 256, contexts: list[np.ndarray] | None = None
 ) -> dict[str, Any]:
@@ -315,17 +342,11 @@ def negative_log_likelihood(
         nll, count = mean_nll(model, encoded, batch_size)
         return {"nll": nll, "tokens": count, "pieces": len(encoded)}
     total, count = 0.0, 0
-    order = np.argsort([len(s) for s in encoded], kind="stable")  # as lm.batches does, to cut padding
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        inputs, targets, mask = pad_batch([encoded[i] for i in chunk])  # (T, B) each
-        context = np.zeros((*inputs.shape, contexts[0].shape[1]), dtype=np.float32)  # (T, B, C)
-        for b, i in enumerate(chunk):
-            context[: len(contexts[i]), b] = contexts[i]
-        logits, _, _ = model.forward(inputs, None, None, context)  # (T, B, V)
-        loss, _ = cross_entropy(logits.astype(np.float64), targets, mask)
-        total += loss * mask.sum()
-        count += int(mask.sum())
+    for batch in eval_batches(encoded, batch_size, contexts):
+        logits, _, _ = model.forward(batch.inputs, None, None, batch.context)  # (T, B, V)
+        loss, _ = cross_entropy(logits.astype(np.float64), batch.targets, batch.mask)
+        total += loss * batch.targets_counted
+        count += batch.targets_counted
     return {"nll": total / count, "tokens": count, "pieces": len(encoded)}
 
 
@@ -357,14 +378,22 @@ def _data_config(d: dict[str, Any]) -> DataConfig:
 
 
 def build(run: RunDir, config: dict[str, Any], data: MusicData) -> Trainer:
-    """The Trainer (with its task, model and generator) of a resolved config and the data it names."""
+    """The Trainer (with its task, model, engine and generator) of a resolved config and the data it names."""
     data_cfg = _data_config(config["data"])
     model_cfg, train_cfg = ModelConfig(**config["model"]), TrainConfig(**config["train"])
-    model = TokenModel(model_cfg, len(data.vocab), seed=train_cfg.seed, context_size=_context_size(model_cfg))
+    engine_cfg = resolve_engine(config.get("engine"))
+    model = TokenModel(
+        model_cfg,
+        len(data.vocab),
+        seed=train_cfg.seed,
+        dtype=model_dtype(engine_cfg),
+        context_size=_context_size(model_cfg),
+    )
     stats = config.get("stats") or _stats(data)
     generator = MelodyGenerator(model, data.vocab, data_cfg.transpose, stats["tempo_bpm"], stats["time_signature"])
-    task = MusicTask(model, generator, data, data_cfg.tx, train_cfg)
-    return Trainer(train_cfg, task, run)
+    engine = make_engine(engine_cfg, model, train_cfg)
+    task = MusicTask(model, generator, data, data_cfg.tx, train_cfg, engine.world.size)
+    return Trainer(train_cfg, task, run, engine=engine)
 
 
 def train(
@@ -377,6 +406,7 @@ def train(
     force: bool = False,
     progress: bool = True,
     log=print,
+    engine: EngineConfig | None = None,
 ) -> dict[str, Any]:
     """Train a new melody model into the run directory `out`; return the Trainer's summary.
 
@@ -386,6 +416,8 @@ def train(
     model.validate()
     train_config.validate()
     data.validate()
+    engine = engine or EngineConfig()
+    engine.validate()
     if epochs is not None and train_config.max_steps is not None:
         raise RnnkitError("give --epochs or --max-steps, not both")
     if epochs is not None and not epochs > 0:
@@ -407,35 +439,48 @@ def train(
         "train": asdict(train_config),
         "data": {**asdict(data), "data": list(data.data)},
         "stats": _stats(loaded),
+        "engine": asdict(engine),
     }
+    trainer = build(run, config, loaded)  # the engine is ready (torch found, device valid) before anything is written
+    config["engine"]["world_size"] = trainer.engine.world.size  # --batch-size windows on each of them
+    if not trainer.master:  # rank 0 alone writes the run directory
+        return _run(trainer, config, loaded, log, progress)
     run.create(force=force)
     if any(s != BACH for s in data.data):
         from rnnkit.music.corpus import save_corpus
 
         save_corpus(melodies, run.path / MELODIES, {"source": list(data.data)})
-    trainer = build(run, config, loaded)
     run.write_vocab(loaded.vocab.to_json())
     run.write_config(config)
     return _run(trainer, config, loaded, log, progress)
 
 
-def resume(out: str | Path, max_time: float | None = None, progress: bool = True, log=print) -> dict[str, Any]:
-    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time)."""
+def resume(
+    out: str | Path, max_time: float | None = None, progress: bool = True, log=print, engine: dict | None = None
+) -> dict[str, Any]:
+    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time, or on another
+    engine: `engine` holds the --engine, --device, --precision flags given)."""
     run = RunDir(out)
     config = _music_config(run)
     if max_time is not None:
         config["train"]["max_time"] = max_time
+    stored = config.get("engine", {})
+    config["engine"] = {**stored, **asdict(resolve_engine(stored, engine))}
     data_cfg = _data_config(config["data"])
     vocab = Vocabulary.from_json(run.read_vocab())
     chords = bool(config["model"].get("chords", False))
     data = load_data(data_cfg, run_melodies(data_cfg, run, log), vocab, chords)
     trainer = build(run, config, data)
     trainer.resume()
-    log(f"resuming {run} at step {trainer.step}")
+    if trainer.master:
+        log(f"resuming {run} at step {trainer.step}")
+        if config["engine"] != stored:  # resumed on another engine, device or precision: the run records it
+            run.write_config(config)
     return _run(trainer, config, data, log, progress)
 
 
 def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progress: bool) -> dict[str, Any]:
+    log = log if trainer.master else (lambda *a, **k: None)  # rank 0 alone prints
     log(json.dumps(config, indent=2))
     if data.val_unknown:
         log(f"note: {data.val_unknown} held-out events are not in the vocabulary; they are scored as their nearest")
@@ -443,7 +488,8 @@ def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progres
     trainer.log = log
     summary = trainer.train()
     m = config["model"]
-    trainer.run.plot(title=f"{m['cell']} {m['hidden_size']} on {', '.join(config['data']['data'])}")
+    if trainer.master:
+        trainer.run.plot(title=f"{m['cell']} {m['hidden_size']} on {', '.join(config['data']['data'])}")
     return summary
 
 
