@@ -414,7 +414,8 @@ def render_piano_roll(
     blocks = chord_blocks(chords) if chords is not None else []
     for start, end, pitches in blocks:
         for p in pitches:
-            ax.add_patch(Rectangle((start, p - 0.4), end - start, 0.8, facecolor="tab:orange", alpha=0.6, linewidth=0))
+            block = Rectangle((start, p - 0.4), end - start, 0.8, facecolor="tab:orange", alpha=0.6, edgecolor="white")
+            ax.add_patch(block)
         chord = Chord.from_mask(pitches[0] - 36, pc_mask(pitches[1:]))
         ax.text(start + 0.05, max(pitches) + 1.0, chord.symbol if chord else "", fontsize=7, color="tab:brown")
     for on, d, p in notes:
