@@ -176,3 +176,42 @@ def test_context_is_required_exactly_when_the_model_has_it():
     with pytest.raises(ValueError):
         plain.forward(ids, context=np.zeros((2, 3, C)))
     assert "context.W" not in plain.params
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_torch_engine_trains_a_context_model_like_the_numpy_engine(cell):
+    """Same weights, same batches with features: both engines give the same losses, weights (W_c included),
+    Adam moments and evaluation in float64, 6 steps of AdamW with clipping."""
+    from rnnkit.config import TrainConfig, learning_rate
+    from rnnkit.engines.base import make_engine
+    from rnnkit.engines.batch import Batch
+    from rnnkit.engines.config import EngineConfig
+    from rnnkit.engines.distributed import World
+
+    rng = np.random.default_rng(len(cell))
+    T, B, steps = 6, 4, 6
+    batches = [
+        Batch(rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B)), context=rng.standard_normal((T, B, C)))
+        for _ in range(steps + 1)
+    ]
+    config = TrainConfig(lr=0.02, warmup_steps=2, clip_norm=0.5, weight_decay=0.1)
+    engines = {}
+    for name, engine_cfg in (
+        ("numpy", EngineConfig(precision="fp64")),
+        ("torch", EngineConfig(engine="torch", device="cpu", precision="fp64")),
+    ):
+        engines[name] = make_engine(engine_cfg, _model(cell, 2, 0.0), config, World())
+    losses = {name: [] for name in engines}
+    for step, batch in enumerate(batches[:steps]):
+        for name, engine in engines.items():
+            losses[name].append(engine.forward_backward(batch, step)[0])
+            engine.update(learning_rate(config, step, steps))
+    np.testing.assert_allclose(losses["torch"], losses["numpy"], rtol=0, atol=1e-9)
+    ours, theirs = engines["numpy"].export_params(), engines["torch"].export_params()
+    assert ours.keys() == theirs.keys() and "context.W" in ours
+    for k in ours:
+        np.testing.assert_allclose(theirs[k], ours[k], rtol=1e-9, atol=1e-11, err_msg=k)
+    m_ours, m_theirs = engines["numpy"].export_optimizer(), engines["torch"].export_optimizer()
+    for k in m_ours:
+        np.testing.assert_allclose(m_theirs[k], m_ours[k], rtol=1e-8, atol=1e-14, err_msg=k)
+    assert abs(engines["torch"].evaluate(batches[steps:]) - engines["numpy"].evaluate(batches[steps:])) < 1e-9

@@ -311,10 +311,13 @@ def test_the_chord_track_is_heard_in_the_wav(tmp_path):
     assert samples.size > 0 and np.abs(samples).max() > 100
 
 
-def test_the_torch_engine_refuses_a_chord_model_before_writing_anything(tmp_path, capsys):
-    """--engine torch has no context path yet: a one-line error, exit 2, no run directory."""
+def test_a_chord_model_trains_on_the_torch_engine_and_generates_on_numpy(tmp_path, chorales, capsys):
+    """--chords --engine torch: the run reads chords, and generation over chords runs on the NumPy engine."""
     pytest.importorskip("torch")
     out = tmp_path / "t"
-    code, _, err = run_cli(capsys, "music", "train", "--chords", "--engine", "torch", "--out", out, *TINY)
-    assert code == 2 and "--engine torch does not yet train" in err and len(err.strip().splitlines()) == 1
-    assert not out.exists()
+    argv = ["music", "train", "--chords", "--engine", "torch", "--data", chorales, "--out", out, "--max-steps", 4]
+    code, _, err = run_cli(capsys, *argv, "--eval-every", 2, *TINY)
+    assert code == 0, err
+    assert load(out).chords
+    code, text, err = run_cli(capsys, "music", "generate", out, "--chords", "C F", "--out", tmp_path / "t.mid")
+    assert code == 0 and "8 beats over 8 beats of chords" in text, err
