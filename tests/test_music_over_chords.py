@@ -321,3 +321,23 @@ def test_a_chord_model_trains_on_the_torch_engine_and_generates_on_numpy(tmp_pat
     assert load(out).chords
     code, text, err = run_cli(capsys, "music", "generate", out, "--chords", "C F", "--out", tmp_path / "t.mid")
     assert code == 0 and "8 beats over 8 beats of chords" in text, err
+
+
+def test_two_gloo_processes_train_a_chord_model_like_one_with_twice_the_batch(tmp_path, chorales):
+    """torchrun, 2 ranks x 4 windows with their chord features (sharded with the ids): the weights of one process
+    x 8 windows, float64."""
+    pytest.importorskip("torch")
+    from test_engines import _torchrun
+
+    from rnnkit.rundir import RunDir
+
+    flags = ["--engine", "torch", "--device", "cpu", "--precision", "fp64", "--dropout", "0", "--chords"]
+    common = ["music", "train", "--data", chorales, "--max-steps", 4, "--eval-every", 2, *TINY, *flags]
+    assert cli.main([str(a) for a in [*common, "--out", tmp_path / "one", "--batch-size", 8]]) == 0
+    done = _torchrun(*common, "--out", tmp_path / "two", "--batch-size", 4)
+    assert done.returncode == 0, done.stderr[-3000:]
+    a, _ = RunDir(tmp_path / "one").load_checkpoint()
+    b, _ = RunDir(tmp_path / "two").load_checkpoint()
+    assert a.keys() == b.keys() and any(k.endswith("context.W") for k in a)
+    for k in a:
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-9, atol=1e-12, err_msg=k)
