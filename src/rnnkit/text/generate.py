@@ -28,6 +28,20 @@ class Scored:
     log_prob: float  # natural log of P(name, then the end of the name)
 
 
+@dataclass(frozen=True)
+class CharScores:
+    """How likely the model finds each character of a name, given the characters before it."""
+
+    name: str  # as shown
+    chars: tuple[str, ...]  # the name's characters, as shown
+    log_probs: tuple[float, ...]  # log P(char_t | chars before t) for each char, then log P(end | the name)
+
+    @property
+    def log_prob(self) -> float:
+        """log P(name, then the end of the name): the sum, as `score` gives it."""
+        return float(sum(self.log_probs))
+
+
 def _progress_bar(total: int, unit: str):
     """A tqdm bar on stderr, shown only on a terminal and cleared when done."""
     from tqdm import tqdm
@@ -246,6 +260,18 @@ class NameGenerator:
         names = list(names)
         encoded = [self._encode(name, "name") for name in names]
         return [Scored(n, float(lp)) for n, lp in zip(names, self._sequence_log_probs(encoded), strict=True)]
+
+    def char_log_probs(self, name: str) -> CharScores:
+        """Each character's log-probability under the model, then the end token's (len(name) + 1 values)."""
+        ids = self._encode(name, "name")
+        inputs = np.concatenate([[self.vocab.bos], ids]).astype(np.int64)[:, None]  # (L+1, 1)
+        targets = np.concatenate([ids, [self.vocab.eos]]).astype(np.int64)  # (L+1,)
+        logits, _, _ = self.model.forward(inputs)  # (L+1, 1, V)
+        logp = log_softmax(logits[:, 0].astype(np.float64))  # (L+1, V)
+        picked = logp[np.arange(len(targets)), targets]  # (L+1,)
+        shown = self.show(self._normalize(name))
+        chars = tuple(shown) if len(shown) == len(ids) else tuple(self.vocab.decode(ids))
+        return CharScores(shown, chars, tuple(float(x) for x in picked))
 
     def evaluate(self, items: Sequence[str]) -> dict[str, float | int]:
         """Mean negative log-likelihood per character (each item counts len + 1 predictions), as makemore."""
