@@ -68,8 +68,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, names=None, music=None, tex
 
     from rnnkit.serve.app import create_app
 
-    models = load_models(names, music, text)
-    sock = bind(host, port)
+    sock = bind(host, port)  # a busy port fails before minutes of nothing: loading takes a few seconds
+    try:
+        models = load_models(names, music, text)
+    except BaseException:
+        sock.close()
+        raise
     allowed = LOOPBACK_NAMES + [host] if is_loopback(host) else None
     server = uvicorn.Server(
         uvicorn.Config(

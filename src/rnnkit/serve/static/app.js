@@ -67,7 +67,7 @@ function showError(form, error) {
   const slot = field && form.querySelector(`.field-error[data-for="${CSS.escape(field)}"]`);
   if (slot) {
     slot.textContent = message;
-    form.elements[field].classList.add("invalid");
+    form.elements.namedItem(field).classList.add("invalid");
   } else {
     form.querySelector(".form-error").textContent = message;
   }
@@ -75,7 +75,7 @@ function showError(form, error) {
 
 // A number field's value: null when empty (the server's default), an ApiError when it is not a number.
 function numberOf(form, name) {
-  const control = form.elements[name];
+  const control = form.elements.namedItem(name); // not elements[name]: a field called "length" is the count
   if (control.validity && control.validity.badInput) throw new ApiError(`${name}: not a number`, name);
   const text = control.value.trim();
   return text === "" ? null : Number(text);
@@ -311,7 +311,7 @@ function offerDownload(data) {
 }
 
 // The piano roll: one row per semitone (black keys shaded), a line per beat and per bar, a rectangle per note.
-const ROLL = { left: 34, row: 9, beat: 36, pad: 2 };
+const ROLL = { left: 34, row: 11, beat: 36, pad: 2 };
 
 function svg(tag, attributes) {
   const element = document.createElementNS(SVG, tag);
