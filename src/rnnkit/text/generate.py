@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.errors import RnnkitError
-from rnnkit.lm.evaluate import sequence_log_probs
+from rnnkit.lm.evaluate import sequence_log_probs, token_log_probs
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.sample import next_ids
 from rnnkit.nn import log_softmax
@@ -213,11 +213,7 @@ class NameGenerator:
     def char_log_probs(self, name: str) -> CharScores:
         """Each character's log-probability under the model, then the end token's (len(name) + 1 values)."""
         ids = self._encode(name, "name")
-        inputs = np.concatenate([[self.vocab.bos], ids]).astype(np.int64)[:, None]  # (L+1, 1)
-        targets = np.concatenate([ids, [self.vocab.eos]]).astype(np.int64)  # (L+1,)
-        logits, _, _ = self.model.forward(inputs)  # (L+1, 1, V)
-        logp = log_softmax(logits[:, 0].astype(np.float64))  # (L+1, V)
-        picked = logp[np.arange(len(targets)), targets]  # (L+1,)
+        picked = token_log_probs(self.model, ids)  # (L+1,)
         shown = self.show(self._normalize(name))
         chars = tuple(shown) if len(shown) == len(ids) else tuple(self.vocab.decode(ids))
         return CharScores(shown, chars, tuple(float(x) for x in picked))
