@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx2
 import mido
@@ -348,3 +349,16 @@ def test_json_errors_are_one_line_for_every_bad_case(client):
                 if r.status_code >= 400:
                     assert set(r.json()) == {"error", "field"} and "\n" not in r.json()["error"]
                     json.dumps(r.json())
+
+
+def test_the_load_test_runs_and_counts_every_request(live, capsys):
+    """benchmarks/serve_load.py on a live server: every request sent is counted, no errors, a table printed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import serve_load
+
+    assert serve_load.main(["--clients", "3", "--requests", "4", "--url", live + "/"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("3 clients x 4 requests: 12 sent in") and "0 errors" in out
+    assert "| all | 12 |" in out
+    with pytest.raises(SystemExit, match="not on loopback"):
+        serve_load.run_load("http://example.com:80/", 1, 1)
