@@ -160,10 +160,10 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
-    """`rnnkit serve --port 0` in its own process (the bundled models); its URL once it listens."""
+def start_server(extra: list[str]) -> tuple[subprocess.Popen, str]:
+    """`rnnkit serve --port 0 [extra]` in its own process (the bundled models); its URL once it listens."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rnnkit.cli", "serve", "--port", "0"],
+        [sys.executable, "-m", "rnnkit.cli", "serve", "--port", "0", *extra],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -179,13 +179,17 @@ def main(argv=None) -> int:
     p.add_argument("--clients", type=int, default=50, help="concurrent clients (default: %(default)s)")
     p.add_argument("--requests", type=int, default=20, help="requests per client (default: %(default)s)")
     p.add_argument("--url", help="a running server on loopback (default: start rnnkit serve on a free port)")
+    p.add_argument("--threads", type=int, help="the server's BLAS threads (rnnkit serve --threads)")
     p.add_argument("--seed", type=int, default=0, help="seed of the request mix (default: %(default)s)")
     p.add_argument("--max-seconds", type=float, default=600, help="stop sending after this long (default: 600)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     args = p.parse_args(argv)
     if args.clients < 1 or args.requests < 1:
         p.error("--clients and --requests must be >= 1")
-    proc, url = (None, args.url) if args.url else start_server()
+    if args.url and args.threads:
+        p.error("--threads is for the server this script starts, not for --url")
+    extra = [] if args.threads is None else ["--threads", str(args.threads)]
+    proc, url = (None, args.url) if args.url else start_server(extra)
     host = machine()  # before the load: the load average says how busy the machine was already
     try:
         result = run_load(url, args.clients, args.requests, args.seed, max_seconds=args.max_seconds)
