@@ -180,6 +180,7 @@ JSON = {"content-type": "application/json"}
         ('"n"', JSON, 422),
         ('{"n": 3}', {"content-type": "text/plain"}, 415),  # a cross-site form cannot post JSON without CORS
         ('{"n": 3}', {"content-type": "application/x-www-form-urlencoded"}, 415),
+        ("", {}, 415),  # even an empty POST: no other site's page can start work here
     ],
 )
 def test_bodies_that_are_no_json_object_are_refused(client, content, headers, status):
@@ -243,9 +244,13 @@ def test_info_lists_the_tabs_and_the_bounds(client, serve_models):
 
 def test_a_foreign_host_header_is_refused(serve_models):
     """With allowed_hosts (as rnnkit serve sets on loopback), a page served under another name gets no answer."""
-    guarded = TestClient(create_app(**serve_models, allowed_hosts=["127.0.0.1", "localhost"]))
-    assert guarded.get("/api/info", headers={"host": "attacker.example"}).status_code == 400
-    assert guarded.get("/api/info", headers={"host": "127.0.0.1:8000"}).status_code == 200
+    guarded = TestClient(create_app(**serve_models, allowed_hosts=["127.0.0.1", "localhost", "::1"]))
+    for host in ["attacker.example", "attacker.example:8000", "127.0.0.1.attacker.example"]:
+        r = guarded.get("/api/info", headers={"host": host})
+        assert r.status_code == 400 and "Host header" in r.json()["error"]
+        assert r.headers["content-security-policy"].startswith("default-src 'self'")
+    for host in ["127.0.0.1:8000", "localhost:8000", "[::1]:8000", "LOCALHOST"]:
+        assert guarded.get("/api/info", headers={"host": host}).status_code == 200
 
 
 # -- streaming and concurrency on a live server ----------------------------------------------------------------------

@@ -35,7 +35,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -98,9 +97,7 @@ def create_app(
         routes += _music_routes(music)
     if text is not None:
         routes += _text_routes(text)
-    middleware = [Middleware(Guard)]  # outermost: its headers go on every response, errors included
-    if allowed_hosts is not None:
-        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+    middleware = [Middleware(Guard, allowed_hosts=allowed_hosts)]  # its headers go on every response, errors too
     return Starlette(routes=routes, middleware=middleware, exception_handlers=_error_handlers())
 
 
@@ -108,7 +105,7 @@ async def parse(request: Request, schema: type[BaseModel]) -> BaseModel:
     """The request's JSON body as `schema` (an empty body: all defaults); ValidationError -> 422."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
-    if body and kind != "application/json":  # also keeps cross-site forms out: JSON needs a CORS preflight
+    if kind != "application/json":  # also keeps cross-site forms out: JSON from another site needs a preflight
         raise HTTPException(415, "send the parameters as JSON (Content-Type: application/json)")
     return schema.model_validate_json(body or b"{}")
 
@@ -314,10 +311,15 @@ def _seed(seed: int | None) -> int:
 
 # -- the guard around every request ----------------------------------------------------------------------------
 class Guard:
-    """ASGI middleware: refuses request bodies over MAX_BODY (413) and puts SECURITY_HEADERS on every response."""
+    """ASGI middleware around every request.
 
-    def __init__(self, app):
+    Refuses a Host header that is not in allowed_hosts (None: any), a body over MAX_BODY (413), and puts
+    SECURITY_HEADERS on every response.
+    """
+
+    def __init__(self, app, allowed_hosts: list[str] | None = None):
         self.app = app
+        self.allowed_hosts = None if allowed_hosts is None else {h.lower().strip("[]") for h in allowed_hosts}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -328,7 +330,11 @@ class Guard:
                 MutableHeaders(scope=message).update(SECURITY_HEADERS)
             await send(message)
 
-        length = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        if self.allowed_hosts is not None and host_name(headers.get("host", "")) not in self.allowed_hosts:
+            refused = _error(400, "this server answers only to its own address (the Host header names another)")
+            return await refused(scope, receive, send_secured)
+        length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > schemas.MAX_BODY):
             too_big = _error(413, f"the request is larger than {schemas.MAX_BODY // 1000:,} kB")
             return await too_big(scope, receive, send_secured)
@@ -343,3 +349,11 @@ class Guard:
             return message
 
         await self.app(scope, receive_limited, send_secured)
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without the port: "127.0.0.1:8000" -> "127.0.0.1", "[::1]:80" -> "::1"."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host

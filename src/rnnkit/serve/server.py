@@ -74,7 +74,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, names=None, music=None, tex
     except BaseException:
         sock.close()
         raise
-    allowed = LOOPBACK_NAMES + [host] if is_loopback(host) else None
+    allowed = [*LOOPBACK_NAMES, host] if is_loopback(host) else None  # DNS rebinding cannot reach a local server
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(**models, allowed_hosts=allowed), log_level="warning", access_log=False, lifespan="off"
