@@ -9,6 +9,7 @@ The tests save a screenshot of the names and melody tabs into docs/ for the READ
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -183,6 +184,16 @@ def test_text_streams_into_the_page_in_chunks(watch_on, text_server):
     page.wait_for_selector("#text-output[data-done=true]")
     assert int(page.get_attribute("#text-output", "data-chunks")) > 1
     assert page.text_content("#text-output") == "it was " + "".join(fake_text("it was ", 400, 1.0, 5))
+
+    page.fill("#text-form [name=length]", "20000")  # about 15 s of chunks: Stop ends it early
+    page.click("#text-generate")
+    expect(page.locator("#text-output")).to_have_attribute("data-chunks", re.compile(r"^[1-9][0-9]+$"))  # >= 10
+    page.click("#text-stop")
+    page.wait_for_selector("#text-output[data-done=stopped]")
+    chunks = page.get_attribute("#text-output", "data-chunks")
+    page.wait_for_timeout(300)
+    assert page.get_attribute("#text-output", "data-chunks") == chunks  # no more text after Stop
+    assert len(page.text_content("#text-output")) < 20_000 and page.is_enabled("#text-generate")
 
 
 def test_melody_roll_play_and_download(watch, tmp_path):

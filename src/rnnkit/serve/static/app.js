@@ -81,10 +81,11 @@ function numberOf(form, name) {
   return text === "" ? null : Number(text);
 }
 
-// Run `work` with the form's buttons disabled; show any error it throws next to its control.
+// Run `work` with the form's buttons disabled (but a Stop marked data-while-busy); show any error it throws next
+// to its control.
 async function busy(form, work) {
   clearErrors(form);
-  const buttons = [...form.querySelectorAll("button")].filter((b) => !b.disabled);
+  const buttons = [...form.querySelectorAll("button:not([data-while-busy])")].filter((b) => !b.disabled);
   for (const b of buttons) b.disabled = true;
   try {
     await work();
@@ -217,6 +218,8 @@ function setUpText() {
     if (controller) controller.abort();
     controller = new AbortController();
     const signal = controller.signal;
+    output.dataset.chunks = "0";
+    delete output.dataset.done;
     busy(form, async () => {
       const prime = form.elements.prime.value;
       const body = {
@@ -230,7 +233,6 @@ function setUpText() {
       primeSpan.className = "prime";
       primeSpan.textContent = prime;
       output.replaceChildren(primeSpan);
-      output.dataset.chunks = "0";
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
       for (;;) {
@@ -241,6 +243,8 @@ function setUpText() {
       }
       output.append(decoder.decode());
       output.dataset.done = "true";
+    }).finally(() => {
+      if (signal.aborted) output.dataset.done = "stopped";
     });
   });
   $("#text-stop").addEventListener("click", () => controller && controller.abort());
