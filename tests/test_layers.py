@@ -15,7 +15,8 @@ FORBIDDEN = {
     "rnnkit.nn": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli", "rnnkit.serve"),
     "rnnkit.optim": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli", "rnnkit.serve"),
     "rnnkit.kernels": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli", "rnnkit.serve"),
-    "rnnkit.serve": ("rnnkit.cli",),  # a face beside the command line, over the applications' Python API
+    "rnnkit.engines": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli", "rnnkit.serve"),  # by duck type
+    "rnnkit.serve": ("rnnkit.cli", "rnnkit.engines"),  # a face beside the command line, over the applications
     "rnnkit.flags": ("rnnkit",),  # help text only: importable from anywhere without a circle
 }
 
