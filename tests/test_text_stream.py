@@ -101,9 +101,9 @@ def test_training_carries_the_state_from_step_to_step_and_resets_it_when_the_row
     seen, ended = [], []
     forward = gen.model.forward
 
-    def spy(inputs, states=None, rng=None):
+    def spy(inputs, states=None, rng=None, context=None):
         seen.append(states)
-        out = forward(inputs, states, rng)
+        out = forward(inputs, states, rng, context)
         ended.append(out[1])
         return out
 

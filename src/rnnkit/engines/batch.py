@@ -24,6 +24,7 @@ class Batch:
     carry: bool = False
     reset: bool = False
     total: int | None = None  # targets in the global batch this is one rank's share of (see distributed.shard)
+    context: np.ndarray | None = None  # (T, B, C) dense features beside each input (TokenModel's context), or None
 
     @property
     def targets_counted(self) -> int:
