@@ -202,6 +202,7 @@ class Trainer:
             self.save_checkpoint()  # so a run that fails early still has a good checkpoint to resume
         start = time.perf_counter() - self.elapsed
         session_start, session_targets = time.perf_counter(), 0
+        clean = False  # True once the loop ends by itself: every rank then closes together
         try:
             while self.max_steps is None or self.step < self.max_steps:
                 if self.max_steps is None and self.step == CALIBRATION_STEPS:
@@ -242,9 +243,10 @@ class Trainer:
                     if self._interrupted:
                         reason = "interrupted"
                         break
+            clean = True
         finally:
             bar.close()
-            self.engine.close()
+            self.engine.close(wait=clean)
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
         return {

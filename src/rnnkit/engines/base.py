@@ -61,7 +61,10 @@ class Engine(Protocol):
     def describe(self) -> str:
         """One line for the log: the engine, its device and precision, the processes."""
 
-    def close(self) -> None: ...
+    def close(self, wait: bool = True) -> None:
+        """Leave the process group. wait: first wait until every rank is done (a normal end), so no rank tears
+        its connections down under another; False when this rank leaves on an error, which the others may not
+        share (they would wait for it in a collective that never comes)."""
 
 
 def make_engine(config: EngineConfig, model, train: TrainConfig, world: World | None = None) -> Engine:

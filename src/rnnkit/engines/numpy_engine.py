@@ -129,5 +129,5 @@ class NumpyEngine:
     def describe(self) -> str:
         return f"engine: numpy ({self.model.dtype}) on the CPU"
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         pass

@@ -333,8 +333,8 @@ class TorchEngine:
             line += f", {self.world.size} processes ({backend}) of {self.config.batch_size} rows each"
         return line
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         if self.dist is not None:
             self.ddp = self.net  # DDP's reducer holds the process group: let it go before the group is destroyed
-            distributed.stop()
+            distributed.stop(wait)
             self.dist = None
