@@ -12,6 +12,7 @@ group's rate each step, as rnnkit.optim.Adam does. Dropout draws from torch's ge
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 
 import numpy as np
@@ -335,6 +336,8 @@ class TorchEngine:
 
     def close(self, wait: bool = True) -> None:
         if self.dist is not None:
-            self.ddp = self.net  # DDP's reducer holds the process group: let it go before the group is destroyed
+            # DDP's reducer holds the process group (and sits in reference cycles): free it now, not at exit
+            self.ddp = self.net
+            gc.collect()
             distributed.stop(wait)
             self.dist = None
