@@ -50,6 +50,14 @@ HELP = {
 }
 
 
+RESUME_HELP = (
+    "continue the run in DIR from its last checkpoint, on the data it kept, with its saved settings; "
+    "--max-steps N (the new total) and --max-time S (seconds more) extend it, the cosine re-spanned to the "
+    "new end (after a finished run the rate rises again, then anneals to --min-lr by the new end)"
+)
+FORCE_HELP = "replace an rnnkit run already in --out (only rnnkit's files there are removed)"
+
+
 def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), **defaults) -> None:
     """One --kebab-case flag per field of the dataclass cls, its default shown in --help."""
     for f in dataclasses.fields(cls):
@@ -75,11 +83,12 @@ def text_train(args: argparse.Namespace) -> int:
     from rnnkit.text import train as text
     from rnnkit.text.config import DataConfig, ModelConfig
 
-    if args.resume:
-        summary = text.resume(args.resume, max_time=args.max_time, progress=not args.quiet)
+    if args.resume is not None:
+        check_resume_flags(args)
+        summary = text.resume(args.resume, args.max_steps, args.max_time, progress=not args.quiet)
         out = args.resume
     else:
-        out = args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
+        out = new_run_path(args.out, "runs/")
         summary = text.train(
             out,
             config_from_args(ModelConfig, args),
@@ -89,11 +98,74 @@ def text_train(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     best = summary["best_val"]
-    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
+    print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.0f} s")
     if best is not None:
         print(f"best validation loss: {best:.4f} nats per character")
     print(f"run: {out}  (loss curves: {out}/loss.png; sample with: rnnkit text sample {out})")
+    return exit_code(summary, out)
+
+
+# what --resume can change: the run goes on with its saved settings otherwise
+RESUME_FLAGS = {"resume", "max_steps", "max_time", "threads", "quiet"}
+
+
+def check_resume_flags(args: argparse.Namespace) -> None:
+    """Refuse, by name, every flag given with --resume that resume cannot honour (and an empty --resume)."""
+    from rnnkit.errors import RnnkitError
+
+    if not args.resume:
+        raise RnnkitError("--resume: an empty path (an unset variable?); give the run directory to continue")
+    ignored = [flag for dest, flag in args.given_options.items() if dest not in RESUME_FLAGS]
+    if ignored:
+        raise RnnkitError(
+            f"--resume continues {args.resume} with its saved settings, so {', '.join(ignored)} cannot apply "
+            "(with --resume give only --max-steps, --max-time, --threads, --quiet)"
+        )
+
+
+def new_run_path(out: str | None, prefix: str) -> str:
+    from rnnkit.errors import RnnkitError
+
+    if out == "":
+        raise RnnkitError("--out: an empty path (an unset variable?); give a folder, or leave --out out")
+    return out or f"{prefix}{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def stop_reason(summary: dict) -> str:
+    import signal
+
+    if summary.get("signal"):
+        return f"interrupted by {signal.Signals(summary['signal']).name}; checkpoint saved"
+    return summary["stopped"]
+
+
+def exit_code(summary: dict, out: str) -> int:
+    """0 when the run reached its end; 128 + the signal (130 Ctrl-C, 143 SIGTERM) when one stopped it."""
+    if summary.get("signal"):
+        print(f"continue it with: --resume {out}", file=sys.stderr)
+        return 128 + int(summary["signal"])
     return 0
+
+
+def given_options(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> dict[str, str]:
+    """dest -> flag of every option the command line gave (argparse fills in the others with defaults)."""
+    actions, stack = [], [parser]
+    while stack:
+        p = stack.pop()
+        for a in p._actions:
+            actions.append(a)
+            if isinstance(a, argparse._SubParsersAction):
+                stack.extend(a.choices.values())
+    saved = [(a, a.default) for a in actions]
+    try:
+        for a, _ in saved:
+            a.default = argparse.SUPPRESS
+        given = vars(parser.parse_args(argv))
+    finally:
+        for a, default in saved:
+            a.default = default
+    flags = {a.dest: a.option_strings[-1] for a in actions if a.option_strings}
+    return {dest: flags[dest] for dest in given if dest in flags}
 
 
 def text_sample(args: argparse.Namespace) -> int:
@@ -166,8 +238,8 @@ def add_text(sub) -> None:
     add_config_args(p.add_argument_group("training"), TrainConfig)
     g = p.add_argument_group("run")
     g.add_argument("--out", help="run directory to create (default: runs/<timestamp>)")
-    g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
-    g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    g.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
+    g.add_argument("--force", action="store_true", help=FORCE_HELP)
     g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=text_train)
@@ -233,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse has printed the usage and the error
         return int(e.code or 0)
+    if getattr(args, "action", None) == "train":
+        args.given_options = given_options(parser, argv)
     if getattr(args, "command", None) == "text" and args.action == "score" and args.run is not None:
         _score_run_or_name(args)
     handler: Callable[[argparse.Namespace], int] = args.handler

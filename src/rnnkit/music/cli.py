@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 
 # flag help where the music model differs from the name model's wording in rnnkit.cli.HELP
 MUSIC_HELP = {
@@ -39,6 +38,7 @@ def _preset_flags(group, cls, part: str) -> None:
 
 def add_music(sub) -> None:
     """Add `music` and its actions to the top-level subparsers."""
+    from rnnkit.cli import FORCE_HELP, RESUME_HELP
     from rnnkit.config import TrainConfig
     from rnnkit.music.config import ModelConfig
 
@@ -91,8 +91,8 @@ def add_music(sub) -> None:
     _preset_flags(p.add_argument_group("training"), TrainConfig, "train")
     g = p.add_argument_group("run")
     g.add_argument("--out", help="run directory to create (default: runs/music-<timestamp>)")
-    g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
-    g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    g.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
+    g.add_argument("--force", action="store_true", help=FORCE_HELP)
     g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=music_train)
@@ -120,6 +120,7 @@ def add_music(sub) -> None:
     p.add_argument("--instrument", default="piano", help="General MIDI name or program 0-127 (default: piano)")
     p.add_argument("--png", metavar="FILE.png", help="also draw a piano roll")
     p.add_argument("--wav", metavar="FILE.wav", help="also render audio with FluidSynth and a GM soundfont")
+    p.add_argument("--force", action="store_true", help="replace output files that exist (never an input)")
     p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     p.set_defaults(handler=music_generate)
 
@@ -153,8 +154,10 @@ def music_prepare(args: argparse.Namespace) -> int:
 
     from rnnkit.errors import RnnkitError
     from rnnkit.music.corpus import save_corpus
+    from rnnkit.outputs import refuse_package_path
 
     out = Path(args.out)
+    refuse_package_path(out, "--out")
     if out.exists() and not args.force:
         raise RnnkitError(f"--out {out}: exists; use --force to overwrite it")
     if out.suffix != ".npz":
@@ -202,15 +205,17 @@ def _prepare_corpus(name: str, limit: int | None):
 
 
 def music_train(args: argparse.Namespace) -> int:
+    from rnnkit.cli import check_resume_flags, exit_code, new_run_path, stop_reason
     from rnnkit.config import TrainConfig
     from rnnkit.music import train as music
     from rnnkit.music.config import ModelConfig, preset_configs
 
-    if args.resume:
-        summary = music.resume(args.resume, max_time=args.max_time, progress=not args.quiet)
+    if args.resume is not None:
+        check_resume_flags(args)
+        summary = music.resume(args.resume, args.max_steps, args.max_time, progress=not args.quiet)
         out = args.resume
     else:
-        out = args.out or f"runs/music-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = new_run_path(args.out, "runs/music-")
         pick = lambda cls: {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}  # noqa: E731
         model, train_config = preset_configs(args.preset, pick(ModelConfig), pick(TrainConfig))
         data = music.DataConfig(
@@ -231,17 +236,26 @@ def music_train(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     best = summary["best_val"]
-    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
+    print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.0f} s")
     if best is not None:
         print(f"best held-out loss: {best:.4f} nats per token")
     print(f"run: {out}  (loss curves: {out}/loss.png; write a melody with: rnnkit music generate {out} --out song.mid)")
-    return 0
+    return exit_code(summary, out)
 
 
 def music_generate(args: argparse.Namespace) -> int:
     from rnnkit.errors import RnnkitError
-    from rnnkit.music.train import load
+    from rnnkit.music.generate import numbered_paths
+    from rnnkit.music.train import load, pretrained_path
+    from rnnkit.outputs import check_outputs
 
+    if 1 <= args.n <= 100_000:  # (-n itself is checked where the melodies are made)
+        outputs = [("--out", p) for p in numbered_paths(args.out, args.n)]
+        for flag, path in (("--png", args.png), ("--wav", args.wav)):
+            outputs += [(flag, p) for p in numbered_paths(path, args.n)] if path is not None else []
+        run = args.run if args.run is not None else pretrained_path()
+        inputs = [("RUN", f"{run}/{name}") for name in ("config.json", "vocab.json", "model.safetensors")]
+        check_outputs(outputs, inputs + ([("--prime", args.prime)] if args.prime else []), force=args.force)
     gen = load(args.run)
     prime = None
     if args.prime:

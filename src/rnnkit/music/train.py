@@ -26,7 +26,8 @@ from rnnkit.music.generate import MelodyGenerator, format_events
 from rnnkit.music.model import MelodyModel
 from rnnkit.music.tokens import BOUNDARY_ID, Melody, Vocabulary, transpose_to_c
 from rnnkit.nn import cross_entropy
-from rnnkit.rundir import RunDir
+from rnnkit.rundir import CONFIG, RunDir
+from rnnkit.schema import check_fields, check_keys, check_value, config_from_dict
 from rnnkit.text.data import iter_eval_batches
 from rnnkit.training import Trainer
 
@@ -184,11 +185,15 @@ class MusicData:
 
 
 def run_melodies(data: DataConfig, run: RunDir | None = None, warn=print) -> list[Melody]:
-    """The melodies a run trains on: those kept in the run (from the user's files), else read from `data`."""
-    if run is not None and (run.path / MELODIES).exists():
+    """The melodies a run trains on: the copy it kept of the user's files (never the files again), or the
+    bundled chorales; without a run, those `data` names."""
+    if run is not None and any(s != BACH for s in data.data):
         from rnnkit.music.corpus import load_corpus
 
-        return load_corpus(run.path / MELODIES)
+        path = run.path / MELODIES
+        if not path.exists():
+            raise RnnkitError(f"{path}: missing (the run's copy of its training data)")
+        return load_corpus(path)
     return read_melodies(data, warn)
 
 
@@ -328,29 +333,41 @@ def train(
         "data": {**asdict(data), "data": list(data.data)},
         "stats": _stats(loaded),
     }
-    run.create(force=force)
-    if any(s != BACH for s in data.data):
-        from rnnkit.music.corpus import save_corpus
-
-        save_corpus(melodies, run.path / MELODIES, {"source": list(data.data)})
     trainer = build(run, config, loaded)
-    run.write_vocab(loaded.vocab.to_json())
-    run.write_config(config)
-    return _run(trainer, config, loaded, log, progress)
+    with run.create(force=force):  # locked while training
+        if any(s != BACH for s in data.data):
+            from rnnkit.music.corpus import save_corpus
+
+            save_corpus(melodies, run.path / MELODIES, {"source": list(data.data)})
+        run.write_vocab(loaded.vocab.to_json())
+        trainer.begin()
+        run.write_config(config)  # last: a folder without config.json is a start that was killed
+        return _run(trainer, config, loaded, log, progress)
 
 
-def resume(out: str | Path, max_time: float | None = None, progress: bool = True, log=print) -> dict[str, Any]:
-    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time)."""
+def resume(
+    out: str | Path,
+    max_steps: int | None = None,
+    max_time: float | None = None,
+    progress: bool = True,
+    log=print,
+) -> dict[str, Any]:
+    """Continue the run in `out` from its last checkpoint, on the melodies it kept (see Trainer.extend for
+    max_steps and max_time, which carry it beyond its saved end)."""
     run = RunDir(out)
-    config = _music_config(run)
-    if max_time is not None:
-        config["train"]["max_time"] = max_time
-    data_cfg = _data_config(config["data"])
-    data = load_data(data_cfg, run_melodies(data_cfg, run, log), Vocabulary.from_json(run.read_vocab()))
-    trainer = build(run, config, data)
-    trainer.resume()
-    log(f"resuming {run} at step {trainer.step}")
-    return _run(trainer, config, data, log, progress)
+    with run.open_for_training():  # locked while training
+        config = _music_config(run)
+        data_cfg = _data_config(config["data"])
+        vocab = run.parse_vocab(Vocabulary.from_json)
+        data = load_data(data_cfg, run_melodies(data_cfg, run, log), vocab)
+        trainer = build(run, config, data)
+        trainer.resume()
+        if max_steps is not None or max_time is not None:
+            trainer.extend(max_steps, max_time)
+            config["train"]["max_steps"] = trainer.max_steps
+            run.write_config(config)
+        log(f"resuming {run} at step {trainer.step}")
+        return _run(trainer, config, data, log, progress)
 
 
 def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progress: bool) -> dict[str, Any]:
@@ -365,10 +382,33 @@ def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progres
     return summary
 
 
+STATS = {
+    "train_pieces": "int",
+    "val_pieces": "int",
+    "train_tokens": "int",
+    "val_tokens": "int",
+    "vocab_size": "int",
+    "tempo_bpm": "float",
+    "time_signature": "list",
+}
+
+
 def _music_config(run: RunDir) -> dict[str, Any]:
+    """config.json of a melody-model run, every section and field checked (one error naming the field)."""
     config = run.read_config()
+    where = str(run.path / CONFIG)
     if config.get("kind") != "music":
         raise RnnkitError(f"{run}: not a melody-model run")
+    check_keys(config, {"kind", "rnnkit", "preset", "epochs", "model", "train", "data", "stats"}, where)
+    check_value(config["rnnkit"], "str", f"{where}: rnnkit")
+    check_value(config["preset"], "str", f"{where}: preset")
+    check_value(config["epochs"], "float | None", f"{where}: epochs")
+    for key, cls in (("model", ModelConfig), ("train", TrainConfig), ("data", DataConfig)):
+        config_from_dict(cls, config[key], f"{where}: {key}")
+    stats = check_fields(config["stats"], STATS, f"{where}: stats")
+    signature = stats["time_signature"]
+    if not (len(signature) == 2 and all(type(x) is int and x >= 1 for x in signature)) or not stats["tempo_bpm"] > 0:
+        raise RnnkitError(f"{where}: stats: time_signature must be [beats, unit] and tempo_bpm > 0")
     return config
 
 
@@ -399,13 +439,9 @@ def load_run(run: str | Path | None = None) -> LoadedRun:
     if run is None and not rd.is_run():
         raise RnnkitError(f"the pretrained melody model is missing from {rd}; train one with `rnnkit music train`")
     config = _music_config(rd)
-    try:
-        model_cfg = ModelConfig(**config["model"])
-        _data_config(config["data"])
-        vocab = Vocabulary.from_json(rd.read_vocab())
-        stats = config["stats"]
-    except (KeyError, TypeError, ValueError) as e:
-        raise RnnkitError(f"{rd}: config.json or vocab.json is from an incompatible version ({e})") from None
+    model_cfg = ModelConfig(**config["model"])
+    vocab = rd.parse_vocab(Vocabulary.from_json)
+    stats = config["stats"]
     arrays, _ = rd.load_model()
     model = MelodyModel(model_cfg, len(vocab))
     model.load_params(arrays)
