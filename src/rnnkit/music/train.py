@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -193,7 +195,12 @@ def run_melodies(data: DataConfig, run: RunDir | None = None, warn=print) -> lis
         path = run.path / MELODIES
         if not path.exists():
             raise RnnkitError(f"{path}: missing (the run's copy of its training data)")
-        return load_corpus(path)
+        try:
+            return load_corpus(path)
+        except RnnkitError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError, TypeError, IndexError) as e:
+            raise RnnkitError(f"{path}: not a readable melody corpus ({e.__class__.__name__})") from None
     return read_melodies(data, warn)
 
 
