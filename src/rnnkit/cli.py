@@ -12,50 +12,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from collections.abc import Callable, Sequence
 
-HELP = {
-    # model
-    "cell": "recurrent cell: rnn, lstm or gru",
-    "hidden_size": "units in each recurrent layer's hidden state",
-    "num_layers": "recurrent layers stacked",
-    "embedding_size": "size of the learned character vectors",
-    "dropout": "dropout between layers and before the output layer while training, in [0, 1)",
-    # training
-    "optimizer": "adam or sgd (the seed's plain gradient descent)",
-    "lr": "peak learning rate",
-    "lr_schedule": "cosine (warm-up, then down to --min-lr at --max-steps) or constant",
-    "warmup_steps": "linear warm-up steps of the cosine schedule",
-    "min_lr": "learning rate at the end of the cosine schedule",
-    "beta_1": "Adam's first-moment decay",
-    "beta_2": "Adam's second-moment decay",
-    "decay": "Keras-style learning-rate decay lr / (1 + decay * step), as the seed's music model",
-    "weight_decay": "decoupled weight decay (AdamW)",
-    "clip_norm": "clip the global gradient norm to this (the default clipping)",
-    "clip_value": "clip every gradient entry into [-v, v] instead (the seed's clip)",
-    "batch_size": "sequences per training step",
-    "max_steps": "training steps; the learning-rate schedule spans them",
-    "max_time": "stop after this many seconds of training (the schedule still follows --max-steps)",
-    "eval_every": "evaluate, print samples and checkpoint every this many steps",
-    "patience": "stop after this many evaluations without a better validation loss",
-    "seed": "seed of every random choice (weights, data order, dropout)",
-    "num_samples": "samples printed at each evaluation",
-    # data
-    "data": "'surnames' (the bundled 88,799 US Census surnames) or a UTF-8 text file, one item per line",
-    "val_data": "a separate validation file, instead of holding out part of --data",
-    "val_fraction": "share of --data held out for validation (at most --max-val items)",
-    "max_val": "most items held out for validation",
-    "dedupe": "drop repeated items",
-}
-
-
-RESUME_HELP = (
-    "continue the run in DIR from its last checkpoint, on the data it kept, with its saved settings; "
-    "--max-steps N (the new total) and --max-time S (seconds more) extend it, the cosine re-spanned to the "
-    "new end (after a finished run the rate rises again, then anneals to --min-lr by the new end)"
+from rnnkit.flags import HELP
+from rnnkit.runflags import (
+    FORCE_HELP,
+    RESUME_HELP,
+    check_resume_flags,
+    exit_code,
+    given_options,
+    new_run_path,
+    stop_reason,
 )
-FORCE_HELP = "replace an rnnkit run already in --out (only rnnkit's files there are removed)"
 
 
 def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), **defaults) -> None:
@@ -80,8 +48,9 @@ def config_from_args(cls, args: argparse.Namespace):
 # -- text ------------------------------------------------------------------------------------------------------
 def text_train(args: argparse.Namespace) -> int:
     from rnnkit.config import TrainConfig
+    from rnnkit.lm.config import ModelConfig
     from rnnkit.text import train as text
-    from rnnkit.text.config import DataConfig, ModelConfig
+    from rnnkit.text.config import DataConfig
 
     if args.resume is not None:
         check_resume_flags(args)
@@ -103,69 +72,6 @@ def text_train(args: argparse.Namespace) -> int:
         print(f"best validation loss: {best:.4f} nats per character")
     print(f"run: {out}  (loss curves: {out}/loss.png; sample with: rnnkit text sample {out})")
     return exit_code(summary, out)
-
-
-# what --resume can change: the run goes on with its saved settings otherwise
-RESUME_FLAGS = {"resume", "max_steps", "max_time", "threads", "quiet"}
-
-
-def check_resume_flags(args: argparse.Namespace) -> None:
-    """Refuse, by name, every flag given with --resume that resume cannot honour (and an empty --resume)."""
-    from rnnkit.errors import RnnkitError
-
-    if not args.resume:
-        raise RnnkitError("--resume: an empty path (an unset variable?); give the run directory to continue")
-    ignored = [flag for dest, flag in args.given_options.items() if dest not in RESUME_FLAGS]
-    if ignored:
-        raise RnnkitError(
-            f"--resume continues {args.resume} with its saved settings, so {', '.join(ignored)} cannot apply "
-            "(with --resume give only --max-steps, --max-time, --threads, --quiet)"
-        )
-
-
-def new_run_path(out: str | None, prefix: str) -> str:
-    from rnnkit.errors import RnnkitError
-
-    if out == "":
-        raise RnnkitError("--out: an empty path (an unset variable?); give a folder, or leave --out out")
-    return out or f"{prefix}{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def stop_reason(summary: dict) -> str:
-    import signal
-
-    if summary.get("signal"):
-        return f"interrupted by {signal.Signals(summary['signal']).name}; checkpoint saved"
-    return summary["stopped"]
-
-
-def exit_code(summary: dict, out: str) -> int:
-    """0 when the run reached its end; 128 + the signal (130 Ctrl-C, 143 SIGTERM) when one stopped it."""
-    if summary.get("signal"):
-        print(f"continue it with: --resume {out}", file=sys.stderr)
-        return 128 + int(summary["signal"])
-    return 0
-
-
-def given_options(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> dict[str, str]:
-    """dest -> flag of every option the command line gave (argparse fills in the others with defaults)."""
-    actions, stack = [], [parser]
-    while stack:
-        p = stack.pop()
-        for a in p._actions:
-            actions.append(a)
-            if isinstance(a, argparse._SubParsersAction):
-                stack.extend(a.choices.values())
-    saved = [(a, a.default) for a in actions]
-    try:
-        for a, _ in saved:
-            a.default = argparse.SUPPRESS
-        given = vars(parser.parse_args(argv))
-    finally:
-        for a, default in saved:
-            a.default = default
-    flags = {a.dest: a.option_strings[-1] for a in actions if a.option_strings}
-    return {dest: flags[dest] for dest in given if dest in flags}
 
 
 def text_sample(args: argparse.Namespace) -> int:
@@ -218,7 +124,7 @@ def text_score(args: argparse.Namespace) -> int:
 
 
 def add_text(sub) -> None:
-    from rnnkit.text.config import ModelConfig
+    from rnnkit.lm.config import ModelConfig
 
     text = sub.add_parser("text", help="the character-level name generator").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-# flag help where the music model differs from the name model's wording in rnnkit.cli.HELP
+# flag help where the music model differs from the name model's wording in rnnkit.flags.HELP
 MUSIC_HELP = {
     "embedding_size": "size of the learned token vectors (the seed's one-hot input times W)",
     "hidden_size": "units in each recurrent layer's hidden state (the seed's n_a)",
@@ -21,7 +21,7 @@ MUSIC_HELP = {
 
 def _preset_flags(group, cls, part: str) -> None:
     """One flag per field of cls with default None: the preset fills what is not given."""
-    from rnnkit.cli import HELP
+    from rnnkit.flags import HELP
     from rnnkit.music.config import PRESETS, preset_configs
 
     default_m, default_t = preset_configs("default")
@@ -38,9 +38,9 @@ def _preset_flags(group, cls, part: str) -> None:
 
 def add_music(sub) -> None:
     """Add `music` and its actions to the top-level subparsers."""
-    from rnnkit.cli import FORCE_HELP, RESUME_HELP
     from rnnkit.config import TrainConfig
     from rnnkit.music.config import ModelConfig
+    from rnnkit.runflags import FORCE_HELP, RESUME_HELP
 
     music = sub.add_parser("music", help="the melody generator (LSTM over (pitch, duration) tokens, MIDI out)")
     actions = music.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -205,10 +205,10 @@ def _prepare_corpus(name: str, limit: int | None):
 
 
 def music_train(args: argparse.Namespace) -> int:
-    from rnnkit.cli import check_resume_flags, exit_code, new_run_path, stop_reason
     from rnnkit.config import TrainConfig
     from rnnkit.music import train as music
     from rnnkit.music.config import ModelConfig, preset_configs
+    from rnnkit.runflags import check_resume_flags, exit_code, new_run_path, stop_reason
 
     if args.resume is not None:
         check_resume_flags(args)
