@@ -18,10 +18,11 @@ from rnnkit.rundir import RunDir
 from rnnkit.text import train as text_train
 
 # a process that trains and SIGKILLs itself at a chosen moment: in the n-th rename of a file (its temporary copy
-# complete, the rename not done), in the n-th evaluation, or just after the n-th metrics row
+# complete, the rename not done), in the n-th evaluation, or just after the n-th metrics row; or, with
+# "pause:FILE", that waits in its n-th evaluation until FILE exists
 KILLER = textwrap.dedent(
     """
-    import os, signal, sys
+    import os, signal, sys, time
     from rnnkit import checkpoint, cli, rundir, training
 
     where, n, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
@@ -44,6 +45,18 @@ KILLER = textwrap.dedent(
     elif where == "evaluate":
         real_evaluate = training.Trainer._evaluate
         training.Trainer._evaluate = lambda self: maybe_die() or real_evaluate(self)
+    elif where.startswith("pause:"):
+        real_evaluate = training.Trainer._evaluate
+
+        def evaluate(self):
+            calls["n"] += 1
+            if calls["n"] == n:
+                print("paused", flush=True)
+                while not os.path.exists(where[len("pause:"):]):
+                    time.sleep(0.01)
+            return real_evaluate(self)
+
+        training.Trainer._evaluate = evaluate
     elif where == "metrics":
         real_append = rundir.RunDir.append_metrics
         rundir.RunDir.append_metrics = lambda self, row: real_append(self, row) or maybe_die()
@@ -130,4 +143,34 @@ def test_sigkill_at_random_moments(tmp_path, names_file, reference):
         if (run / "config.json").exists():
             assert text_train.load(run).sample(3, seed=0)
     finish(run, names_file)
+    assert_same_run(reference, run)
+
+
+def test_two_trainings_started_at_once_into_one_folder(tmp_path, names_file, reference):
+    """Of two processes training into the same --out at once, one trains it and the other exits 2 at once."""
+    run = tmp_path / "run"
+    argv = [sys.executable, "-m", "rnnkit.cli", *train_argv(run, names_file)]
+    procs = [subprocess.Popen(argv, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    results = sorted((p.wait(), p.stderr.read().decode()) for p in procs)
+    (ok, _), (refused, err) = results
+    assert (ok, refused) == (0, 2), results
+    assert "another rnnkit process" in err or "holds another run" in err
+    assert len(err.strip().split("\n")) == 1 and "Traceback" not in err
+    assert_same_run(reference, run)
+
+
+def test_a_run_being_trained_cannot_be_replaced_by_another_process(tmp_path, names_file, reference):
+    """--out RUN --force from a second process while RUN trains exits 2; the first run finishes untouched."""
+    run, go_on, script = tmp_path / "run", tmp_path / "go-on", tmp_path / "killer.py"
+    script.write_text(KILLER)
+    first = subprocess.Popen([sys.executable, str(script), f"pause:{go_on}", "2", *train_argv(run, names_file)],
+                             env=_env(), stdout=subprocess.PIPE, text=True)  # fmt: skip
+    while first.stdout.readline().strip() != "paused":  # it waits in its evaluation at step 10, holding the run
+        assert first.poll() is None
+    second = subprocess.run([sys.executable, "-m", "rnnkit.cli", *train_argv(run, names_file), "--force"],
+                            env=_env(), capture_output=True, text=True)  # fmt: skip
+    go_on.touch()
+    first.communicate()
+    assert (first.returncode, second.returncode) == (0, 2), second.stderr
+    assert "another rnnkit process" in second.stderr and len(second.stderr.strip().split("\n")) == 1
     assert_same_run(reference, run)

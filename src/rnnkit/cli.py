@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from rnnkit.flags import HELP
 from rnnkit.runflags import (
+    EXIT_CODES,
     FORCE_HELP,
     RESUME_HELP,
     check_resume_flags,
@@ -133,7 +134,7 @@ def add_text(sub) -> None:
     p = text.add_parser(
         "train",
         help="train a name model",
-        description="Train a character-level language model on a list of names; writes a run directory.",
+        description=f"Train a character-level language model on a list of names; writes a run directory. {EXIT_CODES}",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     from rnnkit.config import TrainConfig

@@ -18,6 +18,10 @@ RESUME_HELP = (
     "--max-steps N (the new total) and --max-time S (seconds more) extend it, the cosine re-spanned to the "
     "new end (after a finished run the rate rises again, then anneals to --min-lr by the new end)"
 )
+EXIT_CODES = (
+    "Ctrl-C or SIGTERM finishes the step, saves a checkpoint and exits 130 or 143 (128 + the signal); "
+    "0 means the run reached its end, 2 a bad input."
+)
 FORCE_HELP = "replace an rnnkit run already in --out (only rnnkit's files there are removed)"
 
 

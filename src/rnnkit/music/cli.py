@@ -15,7 +15,8 @@ MUSIC_HELP = {
     "hidden_size": "units in each recurrent layer's hidden state (the seed's n_a)",
     "batch_size": "windows per training step (the seed's m)",
     "num_samples": "short melodies printed at each evaluation",
-    "max_steps": "training steps (instead of --epochs); the learning-rate schedule spans them",
+    "max_steps": "training steps (instead of --epochs); the learning-rate schedule spans them "
+    "(with --resume: the new total)",
 }
 
 
@@ -40,7 +41,7 @@ def add_music(sub) -> None:
     """Add `music` and its actions to the top-level subparsers."""
     from rnnkit.config import TrainConfig
     from rnnkit.music.config import ModelConfig
-    from rnnkit.runflags import FORCE_HELP, RESUME_HELP
+    from rnnkit.runflags import EXIT_CODES, FORCE_HELP, RESUME_HELP
 
     music = sub.add_parser("music", help="the melody generator (LSTM over (pitch, duration) tokens, MIDI out)")
     actions = music.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -64,7 +65,7 @@ def add_music(sub) -> None:
         "train",
         help="train a melody model",
         description="Train an LSTM on random --tx-step windows of melodies (the seed's djmodel); writes a run "
-        "directory. Without --data, the bundled soprano lines of the Bach chorales.",
+        f"directory. Without --data, the bundled soprano lines of the Bach chorales. {EXIT_CODES}",
     )
     g = p.add_argument_group("data")
     g.add_argument(
