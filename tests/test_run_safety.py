@@ -510,3 +510,11 @@ def test_every_run_file_corrupted_every_way_gives_exit_0_or_2(kind, tiny_run, me
                 code, _, err = run_cli(capsys, *argv)
                 assert code in (0, 2), (name, way, argv, err)
                 assert code == 0 or len(err.strip().split("\n")) == 1, (name, way, argv, err)
+
+
+def test_resume_of_a_folder_that_holds_no_run_leaves_it_alone(tmp_path, capsys):
+    """--resume on someone else's folder is refused without making a lock file (or anything else) there."""
+    (tmp_path / "config.json").write_text('{"my": 1}')
+    expect_error(capsys, "text", "train", "--resume", tmp_path, fragment="not written by rnnkit")
+    expect_error(capsys, "music", "train", "--resume", tmp_path / "none", fragment="no such run directory")
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]

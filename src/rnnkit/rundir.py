@@ -151,11 +151,12 @@ class RunDir:
     def open_for_training(self) -> RunLock:
         """Lock an existing run to resume it and clean up what a crash left; return the lock."""
         refuse_package_path(self.path, "--resume")
-        if not self.path.is_dir():
-            raise RnnkitError(f"{self.path}: no such run directory")
+        self.require(CONFIG)  # before the lock file is made: a folder that holds no run is left as it is
+        if not self.is_run():
+            self.read_config()  # says what is wrong with it, if anything is
+            raise RnnkitError(f"{self.path / CONFIG}: not written by rnnkit (no 'kind' and 'rnnkit' keys)")
         lock = RunLock(self)
         try:
-            self.require_run()
             self.remove_temp_files()
         except BaseException:
             lock.release()
