@@ -518,3 +518,45 @@ def test_resume_of_a_folder_that_holds_no_run_leaves_it_alone(tmp_path, capsys):
     expect_error(capsys, "text", "train", "--resume", tmp_path, fragment="not written by rnnkit")
     expect_error(capsys, "music", "train", "--resume", tmp_path / "none", fragment="no such run directory")
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        (("stats", "tempo_bpm", "fast"), "stats.tempo_bpm"),
+        (("stats", "time_signature", [4, 0]), "time_signature"),
+        (("data", "tx", 8.0), "data.tx"),
+        (("data", "data", "bach"), "data.data"),
+        (("model", "hidden_size", KeyError), "missing hidden_size"),
+        (("epochs", None, "many"), "epochs"),
+    ],
+)
+def test_hand_edited_melody_configs_are_refused_naming_the_field(melody_run, tmp_path, capsys, edit, fragment):
+    """A melody run's config.json with a field of the wrong type or value: generate and resume exit 2 naming it."""
+    run = tmp_path / "m"
+    shutil.copytree(melody_run, run)
+    _edit_config(run, *edit)
+    for argv in (
+        ["music", "generate", run, "--out", tmp_path / "a.mid", "--steps", "4"],
+        ["music", "train", "--resume", run, "--max-steps", "9", "--quiet"],
+    ):
+        err = expect_error(capsys, *argv, fragment=fragment)
+        assert "config.json" in err
+
+
+def test_a_safetensors_header_nested_too_deeply_is_refused(tiny_run, tmp_path, capsys):
+    """A safetensors header that is one deep nest of lists: one line naming the file, no RecursionError."""
+    run = tmp_path / "r"
+    shutil.copytree(tiny_run, run)
+    header = DEEP.encode()
+    (run / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    err = expect_error(capsys, "text", "sample", run, fragment="nested too deeply")
+    assert "model.safetensors" in err
+
+
+def test_resume_max_steps_lifts_the_old_time_budget(tmp_path, names_file, capsys):
+    """A run that stopped at its --max-time trains on to --max-steps N on resume instead of stopping again."""
+    assert train_text(tmp_path / "r", names_file, 10, "--max-time", "0.01") == 0
+    assert RunDir(tmp_path / "r").load_checkpoint()[1]["step"] < 10
+    code, out, err = run_cli(capsys, "text", "train", "--resume", tmp_path / "r", "--max-steps", "20", "--quiet")
+    assert code == 0 and "at step 20" in out, err

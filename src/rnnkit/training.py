@@ -62,7 +62,7 @@ def make_optimizer(config: TrainConfig, params: dict[str, np.ndarray]):
 class Trainer:
     """Runs a Task to max_steps (or max_time, or early stopping), saving the run as it goes.
 
-    Checkpoints are written at every evaluation, at the end and on Ctrl-C; model.safetensors always holds the
+    Checkpoints are written at every evaluation, at the end and on Ctrl-C or SIGTERM; model.safetensors holds the
     best weights by validation loss. Resuming restores weights, optimizer, step, RNGs and data order, so the
     losses continue exactly as if the run had never stopped.
     """
@@ -135,12 +135,14 @@ class Trainer:
 
         The cosine is re-spanned to the new end: from the current step on, the rate is that of a run of the
         new length (after a finished run it rises again from --min-lr, a warm restart, and anneals back down
-        by the new end). With max_time alone, the end moves by as many steps as fit in it at the run's pace.
+        by the new end). With max_time alone, the end moves by as many steps as fit in it at the run's pace;
+        with max_steps alone, the earlier sessions' time budget no longer stops the run.
         """
         if max_steps is not None:
             if max_steps <= self.step:
                 raise RnnkitError(f"--max-steps {max_steps}: the run is already at step {self.step}; give more")
             self.max_steps = max_steps
+            self.time_limit = None
         if max_time is not None:
             if not 0 < max_time < math.inf:
                 raise RnnkitError(f"--max-time must be a finite number of seconds > 0, got {max_time}")
@@ -253,7 +255,7 @@ class Trainer:
         return {
             "step": self.step,
             "stopped": reason,
-            "signal": self._interrupted,  # SIGINT or SIGTERM when one stopped the run, else None
+            "signal": self._interrupted if reason == "interrupted" else None,  # SIGINT or SIGTERM that stopped it
             "best_val": None if math.isinf(self.best_val) else self.best_val,
             "elapsed": self.elapsed,
         }
