@@ -560,3 +560,15 @@ def test_resume_max_steps_lifts_the_old_time_budget(tmp_path, names_file, capsys
     assert RunDir(tmp_path / "r").load_checkpoint()[1]["step"] < 10
     code, out, err = run_cli(capsys, "text", "train", "--resume", tmp_path / "r", "--max-steps", "20", "--quiet")
     assert code == 0 and "at step 20" in out, err
+
+
+def test_a_damaged_rnnkit_run_can_be_replaced_with_force(tiny_run, tmp_path, names_file, capsys):
+    """A run of rnnkit's files whose config.json is garbage is still rnnkit's: --force trains afresh there."""
+    run = tmp_path / "r"
+    shutil.copytree(tiny_run, run)
+    (run / ".rnnkit.lock").touch()  # as every run trained by this version has
+    (run / "config.json").write_bytes(b"\0garbage")
+    argv = ["text", "train", "--data", names_file, "--out", run, "--max-steps", "2", *TINY]
+    expect_error(capsys, *argv, fragment="--force")
+    assert train_text(run, names_file, 2, "--force") == 0
+    assert text_train.load(run).sample(2, seed=0)

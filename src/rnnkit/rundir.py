@@ -140,7 +140,8 @@ class RunDir:
     def _check_replaceable(self, force: bool) -> None:
         if not self.path.is_dir() or not any(self.path.iterdir()) or self.is_unfinished():
             return
-        if self.is_run():
+        damaged = (self.path / LOCK).exists() and self._only_own_files()  # rnnkit's, config.json unreadable
+        if self.is_run() or damaged:
             if not force:
                 raise RnnkitError(f"--out {self.path}: holds another run; use --resume {self.path} or --force")
             return
