@@ -15,6 +15,7 @@ FORBIDDEN = {
     "rnnkit.nn": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli"),
     "rnnkit.optim": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli"),
     "rnnkit.kernels": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli"),
+    "rnnkit.engines": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli"),  # engines know models by duck type
     "rnnkit.flags": ("rnnkit",),  # help text only: importable from anywhere without a circle
 }
 

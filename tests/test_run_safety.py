@@ -43,17 +43,16 @@ def train_text(out, data, steps, *extra) -> int:
 
 
 def interrupt_at(monkeypatch, task_cls, n: int, signum: int) -> None:
-    """Send `signum` to this process after the n-th training step (the real signal path: a handler sets a flag)."""
-    original, calls = task_cls.train_step, {"n": 0}
+    """Send `signum` to this process in the n-th training step (the real signal path: a handler sets a flag)."""
+    original, calls = task_cls.next_batch, {"n": 0}
 
-    def step(self, rng):
-        result = original(self, rng)
+    def next_batch(self):
         calls["n"] += 1
         if calls["n"] == n:
             os.kill(os.getpid(), signum)
-        return result
+        return original(self)
 
-    monkeypatch.setattr(task_cls, "train_step", step)
+    monkeypatch.setattr(task_cls, "next_batch", next_batch)
 
 
 def same_weights(a, b) -> None:

@@ -49,13 +49,16 @@ def config_from_args(cls, args: argparse.Namespace):
 # -- text ------------------------------------------------------------------------------------------------------
 def text_train(args: argparse.Namespace) -> int:
     from rnnkit.config import TrainConfig
+    from rnnkit.engines.config import engine_overrides, resolve_engine
     from rnnkit.lm.config import ModelConfig
     from rnnkit.text import train as text
     from rnnkit.text.config import DataConfig
 
     if args.resume is not None:
         check_resume_flags(args)
-        summary = text.resume(args.resume, args.max_steps, args.max_time, progress=not args.quiet)
+        summary = text.resume(
+            args.resume, args.max_steps, args.max_time, progress=not args.quiet, engine=engine_overrides(args)
+        )
         out = args.resume
     else:
         out = new_run_path(args.out, "runs/")
@@ -66,7 +69,10 @@ def text_train(args: argparse.Namespace) -> int:
             config_from_args(DataConfig, args),
             force=args.force,
             progress=not args.quiet,
+            engine=resolve_engine(None, engine_overrides(args)),
         )
+    if summary.get("rank", 0) != 0:  # under torchrun, rank 0 alone reports
+        return 128 + summary["signal"] if summary.get("signal") else 0
     best = summary["best_val"]
     print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.0f} s")
     if best is not None:
@@ -138,11 +144,13 @@ def add_text(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     from rnnkit.config import TrainConfig
+    from rnnkit.engines.config import add_engine_args
     from rnnkit.text.config import DataConfig
 
     add_config_args(p.add_argument_group("data"), DataConfig)
     add_config_args(p.add_argument_group("model"), ModelConfig)
     add_config_args(p.add_argument_group("training"), TrainConfig)
+    add_engine_args(p.add_argument_group("engine"))
     g = p.add_argument_group("run")
     g.add_argument("--out", help="run directory to create (default: runs/<timestamp>)")
     g.add_argument("--resume", metavar="DIR", help=RESUME_HELP)

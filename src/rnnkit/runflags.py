@@ -26,7 +26,7 @@ FORCE_HELP = "replace an rnnkit run already in --out (only rnnkit's files there 
 
 
 # what --resume can change: the run goes on with its saved settings otherwise
-RESUME_FLAGS = {"resume", "max_steps", "max_time", "threads", "quiet"}
+RESUME_FLAGS = {"resume", "max_steps", "max_time", "threads", "quiet", "engine", "device", "precision"}
 
 
 def check_resume_flags(args: argparse.Namespace) -> None:
@@ -37,7 +37,7 @@ def check_resume_flags(args: argparse.Namespace) -> None:
     if ignored:
         raise RnnkitError(
             f"--resume continues {args.resume} with its saved settings, so {', '.join(ignored)} cannot apply "
-            "(with --resume give only --max-steps, --max-time, --threads, --quiet)"
+            "(with --resume give only --max-steps, --max-time, --engine, --device, --precision, --threads, --quiet)"
         )
 
 

@@ -104,3 +104,22 @@ def check_trainer_state(meta: Any, where: str) -> dict[str, Any]:
     check_object(d["rng"], f"{where}.rng")
     check_object(d["data"], f"{where}.data")
     return {**d, **state}
+
+
+def check_engine(value: Any, where: str) -> dict[str, Any]:
+    """A run's engine section (absent from runs made before the torch engine): the EngineConfig fields as
+    strings, the number of processes as an int, and values the engines accept."""
+    from rnnkit.engines.config import resolve_engine
+
+    d = check_object(value, where)
+    check_keys(d, set(), where, optional={"engine", "device", "precision", "world_size"})
+    for key in ("engine", "device", "precision"):
+        if key in d:
+            check_value(d[key], "str", f"{where}.{key}")
+    if "world_size" in d and check_value(d["world_size"], "int", f"{where}.world_size") < 1:
+        raise RnnkitError(f"{where}.world_size: must be >= 1, got {d['world_size']}")
+    try:
+        resolve_engine(d)
+    except RnnkitError as e:
+        raise RnnkitError(f"{where}: {e}") from None
+    return d
