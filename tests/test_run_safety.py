@@ -377,6 +377,8 @@ DEEP = "[" * 100_000 + "]" * 100_000
         (("data", "dedupe", 1), "data.dedupe"),
         (("model", None, [1, 2]), "model"),
         (("rnnkit", None, 7), "rnnkit"),
+        (("engine", None, {"engine": "tpu"}), "engine"),
+        (("engine", None, {"engine": "numpy", "world_size": "2"}), "engine.world_size"),
     ],
 )
 def test_hand_edited_configs_are_refused_naming_the_field(tiny_run, tmp_path, capsys, edit, fragment):
