@@ -53,12 +53,16 @@ def check_keys(d: dict[str, Any], required: set[str], where: str, optional: set[
         raise RnnkitError(f"{where}: unknown key(s) {', '.join(unknown)}")
 
 
-def config_from_dict(cls, value: Any, where: str):
-    """An instance of the config dataclass `cls` from a JSON object, every field checked (and validate()d)."""
+def config_from_dict(cls, value: Any, where: str, may_omit: set[str] = frozenset()):
+    """An instance of the config dataclass `cls` from a JSON object, every field checked (and validate()d).
+
+    Fields in `may_omit` (added after runs were first written) take their default when absent.
+    """
     d = check_object(value, where)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    check_keys(d, set(fields), where)
-    obj = cls(**{name: check_value(d[name], str(f.type), f"{where}.{name}") for name, f in fields.items()})
+    check_keys(d, set(fields) - set(may_omit), where, optional=set(may_omit))
+    given = {name: f for name, f in fields.items() if name in d}
+    obj = cls(**{name: check_value(d[name], str(f.type), f"{where}.{name}") for name, f in given.items()})
     validate = getattr(obj, "validate", None)
     if validate is not None:
         try:
