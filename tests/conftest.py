@@ -41,6 +41,22 @@ def tiny_run(tmp_path_factory, names_file):
     return out
 
 
+@pytest.fixture(scope="session")
+def stream_text_run(tmp_path_factory):
+    """A free-text (--stream) model trained for 20 steps on 300 lines of common English words."""
+    import numpy as np
+
+    words = "the of and to in that it is was he for on are as with his they at be this from".split()
+    rng = np.random.default_rng(0)
+    text = "\n".join(" ".join(rng.choice(words, size=rng.integers(3, 9))) for _ in range(300)) + "\n"
+    path = tmp_path_factory.mktemp("data") / "words.txt"
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path_factory.mktemp("runs") / "words"
+    argv = ["text", "train", "--stream", "--data", str(path), "--out", str(out), "--max-steps", "20"]
+    assert cli.main([*argv, "--eval-every", "10", "--seq-length", "16", *TINY]) == 0
+    return out
+
+
 def pytest_terminal_summary(terminalreporter):
     """Report the largest float64 differences from torch (test_engine_torch.py) and from central differences."""
     import sys

@@ -65,4 +65,6 @@ if stop_at:
     for task in (text_train.NameTask, stream.StreamTask):
         task.next_batch = interrupting(task.next_batch)
 
-sys.exit(cli.main(sys.argv[1:]))
+code = cli.main(sys.argv[1:])
+# an interrupted run saves and exits 128 + SIGINT, which torchrun would count as a failed worker
+sys.exit(0 if stop_at and code == 128 + signal.SIGINT else code)

@@ -1,4 +1,4 @@
-"""Helpers for the `rnnkit serve` tests: a live server on a free loopback port, and a stand-in text stream."""
+"""Helpers for the `rnnkit serve` tests: a live server on a free loopback port, and a paced text stream."""
 
 from __future__ import annotations
 
@@ -6,28 +6,17 @@ import contextlib
 import threading
 import time
 
-import numpy as np
 
-from rnnkit.errors import RnnkitError
+def paced(stream, pause: float = 0.003):
+    """A text stream function whose chunks come at least `pause` seconds apart, as a larger model's would."""
 
-WORDS = "the of and to in that it is was he for on are as with his they at be this from".split()
+    def slow(prime: str, length: int, temperature: float, seed: int | None):
+        chunks = stream(prime, length, temperature, seed)  # a bad prime is refused here, before the first chunk
+        for chunk in chunks:
+            time.sleep(pause)
+            yield chunk
 
-
-def fake_text(prime: str, length: int, temperature: float, seed: int | None):
-    """Stands in for the free-text stream mode (not in rnnkit yet): `length` characters in word-sized chunks.
-
-    A short pause between chunks makes them reach the page one by one, as a sampler's would; a prime with '#'
-    is refused before the first chunk, as a prime with characters a model never saw.
-    """
-    if "#" in prime:
-        raise RnnkitError(f"prime {prime!r} has characters the model never saw: '#'")
-    rng = np.random.default_rng(seed)
-    made = 0
-    while made < length:
-        chunk = (WORDS[rng.integers(len(WORDS))] + " ")[: length - made]
-        made += len(chunk)
-        time.sleep(0.003)
-        yield chunk
+    return slow
 
 
 @contextlib.contextmanager

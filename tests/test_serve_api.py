@@ -18,7 +18,7 @@ import httpx2
 import mido
 import numpy as np
 import pytest
-from serve_support import fake_text, live_server
+from serve_support import live_server
 from starlette.testclient import TestClient
 
 from rnnkit import cli
@@ -29,8 +29,15 @@ from rnnkit.serve.app import create_app
 
 
 @pytest.fixture(scope="module")
-def app(serve_models):
-    return create_app(**{**serve_models, "text": fake_text})
+def text_stream(stream_text_run):
+    from rnnkit.serve.text import load_text_stream
+
+    return load_text_stream(stream_text_run)
+
+
+@pytest.fixture(scope="module")
+def app(serve_models, text_stream):
+    return create_app(**{**serve_models, "text": text_stream})
 
 
 @pytest.fixture(scope="module")
@@ -260,14 +267,16 @@ def live(app):
         yield url
 
 
-def test_text_streams_in_chunks(live):
+def test_text_streams_in_chunks(live, text_stream):
     """/api/text sends the text as it is made: many chunks, together the stream function's text."""
     with httpx2.Client(base_url=live) as http:
         with http.stream("POST", "/api/text", json={"prime": "the", "length": 300, "seed": 4}) as r:
             assert r.status_code == 200 and r.headers["x-seed"] == "4"
             chunks = list(r.iter_text())
     assert len(chunks) > 1
-    assert "".join(chunks) == "".join(fake_text("the", 300, 1.0, 4))
+    assert "".join(chunks) == "".join(text_stream("the", 300, 1.0, 4))
+    words = "the of and to in that it is was he for on are as with his they at be this from\n"  # stream_text_run's
+    assert len("".join(chunks)) == 300 and set("".join(chunks)) <= set(words)
 
 
 def test_concurrent_requests_give_what_serial_ones_give(live):
@@ -322,7 +331,7 @@ def test_serve_refuses_a_busy_port_in_one_line(capsys):
 def test_serve_text_needs_a_stream_run(tiny_run, tmp_path, capsys):
     """--text with a name-model run, or a folder that is no run: one line, exit 2, no server started."""
     assert cli.main(["serve", "--port", "0", "--text", str(tiny_run)]) == 2
-    assert "text runs need the stream mode" in capsys.readouterr().err
+    assert "--text needs a run trained with `rnnkit text train --stream`" in capsys.readouterr().err
     assert cli.main(["serve", "--port", "0", "--text", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rnnkit: error:") and err.count("\n") == 1

@@ -16,7 +16,7 @@ from pathlib import Path
 import mido
 import pytest
 from playwright.sync_api import expect
-from serve_support import fake_text, live_server
+from serve_support import live_server, paced
 
 from rnnkit.serve.app import create_app
 
@@ -45,9 +45,16 @@ def server(serve_models):
 
 
 @pytest.fixture(scope="module")
-def text_server(serve_models):
-    """The same with a text stream (a stand-in until rnnkit has the free-text stream mode)."""
-    with live_server(create_app(**{**serve_models, "text": fake_text})) as url:
+def text_stream(stream_text_run):
+    from rnnkit.serve.text import load_text_stream
+
+    return load_text_stream(stream_text_run)
+
+
+@pytest.fixture(scope="module")
+def text_server(serve_models, text_stream):
+    """The same with the text stream of a tiny --stream run, its chunks paced as a larger model's would be."""
+    with live_server(create_app(**{**serve_models, "text": paced(text_stream)})) as url:
         yield url
 
 
@@ -172,7 +179,7 @@ def test_beam_search_and_errors_next_to_their_control(watch):
     assert error.text_content() == ""
 
 
-def test_text_streams_into_the_page_in_chunks(watch_on, text_server):
+def test_text_streams_into_the_page_in_chunks(watch_on, text_server, text_stream):
     watch = watch_on(text_server)
     watch.open("#text")
     assert watch.page.is_visible("#tab-text") and watch.page.is_visible("#panel-text")
@@ -183,7 +190,7 @@ def test_text_streams_into_the_page_in_chunks(watch_on, text_server):
     page.click("#text-generate")
     page.wait_for_selector("#text-output[data-done=true]")
     assert int(page.get_attribute("#text-output", "data-chunks")) > 1
-    assert page.text_content("#text-output") == "it was " + "".join(fake_text("it was ", 400, 1.0, 5))
+    assert page.text_content("#text-output") == "it was " + "".join(text_stream("it was ", 400, 1.0, 5))
 
     page.fill("#text-form [name=length]", "20000")  # about 15 s of chunks: Stop ends it early
     page.click("#text-generate")

@@ -154,14 +154,18 @@ def _interrupt_at(monkeypatch, n: int) -> None:
 
 
 def test_resume_of_a_stream_run_continues_exactly_like_an_uninterrupted_run(tmp_path, prose_file, monkeypatch):
-    """Ctrl-C at step 12, then --resume: the same weights, optimizer, carried state and metrics as a straight run."""
-    assert _train(tmp_path / "straight", prose_file, 30) == 0
+    """Ctrl-C at step 12 (exit 130, saved), then --resume: the same weights, optimizer, carried state and metrics
+    as a straight run, though the --data file has changed meanwhile (a resume reads the run's cached streams)."""
+    data = tmp_path / "play.txt"
+    data.write_bytes(prose_file.read_bytes())
+    assert _train(tmp_path / "straight", data, 30) == 0
     _interrupt_at(monkeypatch, 12)
-    assert _train(tmp_path / "split", prose_file, 30) == 0
+    assert _train(tmp_path / "split", data, 30) == 130
     split = RunDir(tmp_path / "split")
     assert [5, 10, 12] == [r["step"] for r in split.read_metrics()]
     b, _ = split.load_checkpoint()
     assert {"carry.h.0", "carry.c.0"} <= b.keys()  # the LSTM's carried h and c
+    data.write_text("something else entirely\n", encoding="utf-8")
     assert cli.main(["text", "train", "--resume", str(split.path), "--quiet"]) == 0
 
     a, meta_a = RunDir(tmp_path / "straight").load_checkpoint()
@@ -349,3 +353,89 @@ def test_a_lines_file_that_looks_like_prose_gets_a_hint_to_use_stream(tmp_path, 
     assert cli.main(argv) == 0
     assert 1 == capsys.readouterr().out.count("add --stream")
     assert stream.prose_hint(["smith", "jones", "mcdonald"], "names.txt") is None
+
+
+# -- the run directory's guarantees ------------------------------------------------------------------------------
+
+
+def _copy_run(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".rnnkit.lock"))
+    return dst
+
+
+def test_a_stream_run_resumes_only_from_its_own_cached_streams(stream_run, tmp_path, capsys):
+    """No cached streams, or a corrupted, truncated, mislabelled one: one line naming the file, exit 2."""
+    resume = lambda run: cli.main(["text", "train", "--resume", str(run), "--quiet"])  # noqa: E731
+    run = _copy_run(stream_run, tmp_path / "garbage")
+    (run / stream.TRAIN_IDS).write_bytes(b"\x93NUMPY not really an array" * 10)
+    assert resume(run) == 2
+    assert "stream-train.npy: not a readable cached stream" in _error(capsys)
+
+    run = _copy_run(stream_run, tmp_path / "missing")
+    (run / stream.VAL_IDS).unlink()
+    assert resume(run) == 2
+    assert "stream-val.npy: missing" in _error(capsys)
+
+    run = _copy_run(stream_run, tmp_path / "short")
+    ids = np.load(run / stream.TRAIN_IDS)
+    np.save(run / stream.TRAIN_IDS, ids[:-7])
+    assert resume(run) == 2
+    assert "but config.json's stream.train_chars is" in _error(capsys)
+
+    run = _copy_run(stream_run, tmp_path / "outside")
+    np.save(run / stream.TRAIN_IDS, np.full_like(ids, 250))
+    assert resume(run) == 2
+    assert "ids outside the vocabulary" in _error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c.pop("stream"), "missing stream"),
+        (lambda c: c["stream"].update(train_chars="8064"), "stream.train_chars: expected int"),
+        (lambda c: c["stream"].pop("vocab_size"), "stream: missing vocab_size"),
+        (lambda c: c["data"].update(seq_length=0), "data.seq_length"),
+        (lambda c: c["data"].update(stream=False), "but data.stream is false"),
+    ],
+)
+def test_a_hand_edited_stream_config_is_refused_naming_the_field(stream_run, tmp_path, capsys, edit, message):
+    run = _copy_run(stream_run, tmp_path / "edited")
+    config = json.loads((run / "config.json").read_text())
+    edit(config)
+    (run / "config.json").write_text(json.dumps(config))
+    assert cli.main(["text", "sample", str(run), "--length", "5"]) == 2
+    assert message in _error(capsys)
+    assert cli.main(["text", "train", "--resume", str(run), "--quiet"]) == 2
+    assert message in _error(capsys)
+
+
+def test_a_stream_run_is_locked_written_config_last_and_extended_on_resume(stream_run, tmp_path, capsys, monkeypatch):
+    """The cached streams are the run's files (--force replaces them); config.json comes after the first
+    checkpoint; a locked run is refused; --max-steps and --max-time extend a finished run; flags resume cannot
+    honour are refused by name."""
+    from rnnkit.rundir import OWN_FILES, RunLock
+
+    assert {stream.TRAIN_IDS, stream.VAL_IDS} <= OWN_FILES
+    run = _copy_run(stream_run, tmp_path / "run")
+    written = []
+    original = RunDir.write_config
+    monkeypatch.setattr(
+        RunDir, "write_config", lambda self, c: (written.append(sorted(os.listdir(self.path))), original(self, c))[1]
+    )
+    prose = tmp_path / "p.txt"
+    prose.write_text(_prose(200, seed=3), encoding="utf-8")
+    assert _train(run, prose, 3, "--force") == 0
+    assert {"checkpoint.safetensors", "model.safetensors", stream.TRAIN_IDS, stream.VAL_IDS} <= set(written[0])
+    assert "config.json" not in written[0]
+    monkeypatch.setattr(RunDir, "write_config", original)
+    with RunLock(RunDir(run)):
+        assert cli.main(["text", "train", "--resume", str(run), "--max-steps", "6", "--quiet"]) == 2
+        assert "another rnnkit process is training this run" in _error(capsys)
+    assert cli.main(["text", "train", "--resume", str(run), "--max-steps", "6", "--quiet"]) == 0
+    capsys.readouterr()
+    assert RunDir(run).load_checkpoint()[1]["step"] == 6
+    assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 6
+    assert cli.main(["text", "train", "--resume", str(run), "--seq-length", "8", "--quiet"]) == 2
+    assert "--seq-length cannot apply" in _error(capsys)

@@ -14,10 +14,19 @@ import argparse
 import dataclasses
 import math
 import sys
-import time
 from collections.abc import Callable, Sequence
 
 from rnnkit.flags import HELP
+from rnnkit.runflags import (
+    EXIT_CODES,
+    FORCE_HELP,
+    RESUME_HELP,
+    check_resume_flags,
+    exit_code,
+    given_options,
+    new_run_path,
+    stop_reason,
+)
 
 
 def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), **defaults) -> None:
@@ -47,13 +56,14 @@ def text_train(args: argparse.Namespace) -> int:
     from rnnkit.text import train as text
     from rnnkit.text.config import DataConfig
 
-    if args.resume:
+    if args.resume is not None:
+        check_resume_flags(args)
         summary = text.resume(
-            args.resume, max_time=args.max_time, progress=not args.quiet, engine=engine_overrides(args)
+            args.resume, args.max_steps, args.max_time, progress=not args.quiet, engine=engine_overrides(args)
         )
         out = args.resume
     else:
-        out = args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
+        out = new_run_path(args.out, "runs/")
         summary = text.train(
             out,
             config_from_args(ModelConfig, args),
@@ -64,13 +74,13 @@ def text_train(args: argparse.Namespace) -> int:
             engine=resolve_engine(None, engine_overrides(args)),
         )
     if summary.get("rank", 0) != 0:  # under torchrun, rank 0 alone reports
-        return 0
+        return 128 + summary["signal"] if summary.get("signal") else 0
     best = summary["best_val"]
-    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
+    print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.0f} s")
     if best is not None:
         print(f"best validation loss: {best:.4f} nats per character ({best / math.log(2):.4f} bits)")
     print(f"run: {out}  (loss curves: {out}/loss.png; sample with: rnnkit text sample {out})")
-    return 0
+    return exit_code(summary, out)
 
 
 def text_sample(args: argparse.Namespace) -> int:
@@ -197,7 +207,7 @@ def add_text(sub) -> None:
         "train",
         help="train a name model",
         description="Train a character-level language model on a list of names, or with --stream on any text "
-        "(truncated BPTT over contiguous rows, the state carried); writes a run directory.",
+        f"(truncated BPTT over contiguous rows, the state carried); writes a run directory. {EXIT_CODES}",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     from rnnkit.config import TrainConfig
@@ -210,8 +220,8 @@ def add_text(sub) -> None:
     add_engine_args(p.add_argument_group("engine"))
     g = p.add_argument_group("run")
     g.add_argument("--out", help="run directory to create (default: runs/<timestamp>)")
-    g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
-    g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    g.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
+    g.add_argument("--force", action="store_true", help=FORCE_HELP)
     g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=text_train)
@@ -327,6 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse has printed the usage and the error
         return int(e.code or 0)
+    if getattr(args, "action", None) == "train":
+        args.given_options = given_options(parser, argv)
     if getattr(args, "command", None) == "text" and args.action == "score" and args.run is not None:
         _score_run_or_name(args)
     handler: Callable[[argparse.Namespace], int] = args.handler

@@ -6,6 +6,10 @@ The network's shape is the core's `rnnkit.lm.config.ModelConfig`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from rnnkit.errors import RnnkitError
+from rnnkit.schema import check_fields
 
 SURNAMES = "surnames"  # the bundled data set
 
@@ -19,3 +23,27 @@ class DataConfig:
     dedupe: bool = False
     stream: bool = False  # read the file as one stream of characters (truncated BPTT), not one item per line
     seq_length: int | None = None  # --stream: characters per row and step (None: rnnkit.text.stream.SEQ_LENGTH)
+
+
+STREAM_FIELDS = {"stream", "seq_length"}  # data fields added with --stream: runs written before may lack them
+# config.json's "stream" section of a --stream run: the lengths of its cached streams and its vocabulary size
+STREAM_SECTION = {"train_chars": "int", "val_chars": "int", "vocab_size": "int"}
+
+
+def check_stream(config: dict[str, Any], where: str) -> dict[str, Any]:
+    """The data fields and "stream" section of a --stream run's config.json (`where` names the file)."""
+    data = config["data"]
+    if data["data"] == SURNAMES or data.get("dedupe"):
+        raise RnnkitError(f"{where}: data: a stream run reads a text file as it is (not surnames, no dedupe)")
+    if not isinstance(data.get("seq_length"), int) or data["seq_length"] < 1:
+        raise RnnkitError(
+            f"{where}: data.seq_length: expected an int >= 1 in a stream run, got {data.get('seq_length')!r:.40}"
+        )
+    if "stream" not in config:
+        raise RnnkitError(f"{where}: missing stream (a --stream run's section)")
+    section = check_fields(config["stream"], STREAM_SECTION, f"{where}: stream")
+    if section["train_chars"] < 2 or section["val_chars"] < 0 or section["vocab_size"] < 2:
+        raise RnnkitError(
+            f"{where}: stream: train_chars >= 2, val_chars >= 0 and vocab_size >= 2 expected, got {section}"
+        )
+    return section

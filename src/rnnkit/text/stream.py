@@ -22,6 +22,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from rnnkit.lm.evaluate import stream_nll
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.sample import continue_ids
 from rnnkit.lm.vocab import BOUNDARY_ID
-from rnnkit.rundir import RunDir
+from rnnkit.rundir import VOCAB, RunDir
 from rnnkit.text.config import SURNAMES, DataConfig
 from rnnkit.text.vocab import Vocabulary, nfc
 from rnnkit.training import Trainer
@@ -294,6 +295,42 @@ class TextGenerator:
             raise RnnkitError(f"{what} {text!r} has characters the model never saw: {chars}")
         return self.vocab.encode(text)
 
+    def _checked_prime(self, prime, length, temperature, top_k, top_p) -> tuple[str, np.ndarray]:
+        """The prime (NFC) and the ids to read before drawing, every argument checked."""
+        if length < 1:
+            raise RnnkitError(f"--length must be >= 1, got {length}")
+        if temperature < 0:
+            raise RnnkitError(f"--temperature must be >= 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise RnnkitError(f"--top-k must be >= 1, got {top_k}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise RnnkitError(f"--top-p must be in (0, 1], got {top_p}")
+        if prime:
+            prime = nfc(prime)
+            return prime, self._encode(prime, "prime")
+        return "", self.vocab.encode("\n") if "\n" in self.vocab else np.array([BOUNDARY_ID])
+
+    def _draw(self, start, length, temperature, top_k, top_p, rng, greedy) -> Iterator[str]:
+        chars = ("", *self.vocab.tokens)  # id -> character
+        for ids in continue_ids(self.model, start, 1, length, temperature, top_k, top_p, rng, greedy, (BOUNDARY_ID,)):
+            yield chars[ids[0]]
+
+    def stream(
+        self,
+        prime: str | None = None,
+        length: int = 1000,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """The `length` characters drawn after the prime (not included), one at a time as they are drawn.
+
+        The arguments are checked, and the prime read, when the iterator is made: a bad prime fails there.
+        """
+        _, start = self._checked_prime(prime, length, temperature, top_k, top_p)
+        return self._draw(start, length, temperature, top_k, top_p, np.random.default_rng(seed), temperature == 0)
+
     def sample(
         self,
         prime: str | None = None,
@@ -313,34 +350,19 @@ class TextGenerator:
         index and its prime, then with the index and each character as it is drawn, so a caller can show the
         texts as they appear.
         """
-        if n < 1 or length < 1:
-            raise RnnkitError(f"-n and --length must be >= 1, got {n} and {length}")
-        if temperature < 0:
-            raise RnnkitError(f"--temperature must be >= 0, got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise RnnkitError(f"--top-k must be >= 1, got {top_k}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise RnnkitError(f"--top-p must be in (0, 1], got {top_p}")
+        if n < 1:
+            raise RnnkitError(f"-n must be >= 1, got {n}")
+        prime, start = self._checked_prime(prime, length, temperature, top_k, top_p)
         greedy = greedy or temperature == 0
         if greedy and n > 1:
             raise RnnkitError("--greedy writes one text (it is deterministic); drop -n")
-        if prime:
-            prime = nfc(prime)
-            start = self._encode(prime, "prime")
-        else:
-            prime = ""
-            start = self.vocab.encode("\n") if "\n" in self.vocab else np.array([BOUNDARY_ID])
         rng = np.random.default_rng(seed)
-        chars = ("", *self.vocab.tokens)  # id -> character
         texts = []
         for r in range(n):
             if write is not None:
                 write(r, prime)
             drawn = []
-            for ids in continue_ids(
-                self.model, start, 1, length, temperature, top_k, top_p, rng, greedy, (BOUNDARY_ID,)
-            ):
-                c = chars[ids[0]]
+            for c in self._draw(start, length, temperature, top_k, top_p, rng, greedy):
                 drawn.append(c)
                 if write is not None:
                     write(r, c)
@@ -400,6 +422,7 @@ def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary, train_ids, val
     return Trainer(train_cfg, task, run, engine=engine)
 
 
+@contextmanager
 def start(
     out: str | Path,
     model: ModelConfig,
@@ -409,10 +432,12 @@ def start(
     force=False,
     progress=True,
     log=print,
-) -> tuple[Trainer, dict[str, Any]]:
-    """A new stream run in `out`, ready to train: the text read, checked, cached; the config and vocabulary saved.
+) -> Iterator[tuple[Trainer, dict[str, Any]]]:
+    """A new stream run in `out`, ready to train while the context lasts (rank 0 holds the run's lock).
 
-    Under torchrun every rank reads the text; rank 0 alone writes the run directory.
+    The text is read and checked before anything is written; then, like every run (`RunDir.create`), the
+    cached streams, the vocabulary and the step-0 checkpoint, and config.json last. Under torchrun every rank
+    reads the text and calls Trainer.begin; rank 0 alone writes the run directory.
     """
     data = _check(data)
     run = RunDir(out)
@@ -430,31 +455,51 @@ def start(
     trainer = build(run, config, vocab, train_ids, val_ids)  # refuses a stream too short before anything is written
     config["engine"]["world_size"] = trainer.engine.world.size  # --batch-size rows on each of them
     if not trainer.master:
-        return trainer, config
+        trainer.begin()
+        yield trainer, config
+        return
     log(
         f"{data.data}: {len(train_ids) + (0 if data.val_data else len(val_ids)):,} characters, {len(vocab) - 1} "
         f"distinct; training on {len(train_ids):,}, validating on {len(val_ids):,}"
     )
-    run.create(force=force)
-    save_ids(run.path / TRAIN_IDS, train_ids)
-    save_ids(run.path / VAL_IDS, val_ids)
-    run.write_vocab(vocab.to_json())
-    run.write_config(config)
-    return trainer, config
+    with run.create(force=force):  # locked while training
+        save_ids(run.path / TRAIN_IDS, train_ids)
+        save_ids(run.path / VAL_IDS, val_ids)
+        run.write_vocab(vocab.to_json())
+        trainer.begin()
+        run.write_config(config)  # last: a folder without config.json is a start that was killed
+        yield trainer, config
 
 
-def resume(run: RunDir, config: dict[str, Any], progress: bool = True, log=print) -> Trainer:
-    """The Trainer of the stream run in `run`, at its last checkpoint (the cached streams, else the text again)."""
-    vocab = Vocabulary.from_json(run.read_vocab())
-    if (run.path / TRAIN_IDS).exists() and (run.path / VAL_IDS).exists():
-        train_ids, val_ids = load_ids(run.path / TRAIN_IDS), load_ids(run.path / VAL_IDS)
-    else:
-        if world_from_env().master:
-            log(f"note: {run} has no cached streams; reading {config['data']['data']} again")
-        data = DataConfig(**config["data"])
-        train_ids, val_ids, again = read_streams(data, progress and world_from_env().master)
-        if again != vocab:
-            raise RnnkitError(f"{data.data} has changed since {run} was trained (its characters differ)")
+def cached_streams(run: RunDir, config: dict[str, Any], vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """The training and validation ids a stream run cached, checked against its config and vocabulary.
+
+    A resume reads these, never the --data file again (which may have changed or gone since).
+    """
+    section = config["stream"]
+    if section["vocab_size"] != len(vocab):
+        raise RnnkitError(
+            f"{run.path / VOCAB}: {len(vocab)} tokens, but config.json's stream.vocab_size is {section['vocab_size']}"
+        )
+    streams = []
+    for name, key in ((TRAIN_IDS, "train_chars"), (VAL_IDS, "val_chars")):
+        path = run.path / name
+        if not path.exists():
+            raise RnnkitError(f"{path}: missing (a stream run resumes from the streams it cached)")
+        ids = load_ids(path)
+        if ids.ndim != 1 or ids.dtype.kind != "u":
+            raise RnnkitError(f"{path}: expected a 1-D array of unsigned ids, got {ids.dtype} {ids.shape}")
+        if len(ids) != section[key]:
+            raise RnnkitError(f"{path}: {len(ids):,} ids, but config.json's stream.{key} is {section[key]:,}")
+        if len(ids) and not (1 <= int(ids.min()) and int(ids.max()) < len(vocab)):
+            raise RnnkitError(f"{path}: ids outside the vocabulary (1..{len(vocab) - 1})")
+        streams.append(ids)
+    return streams[0], streams[1]
+
+
+def resume(run: RunDir, config: dict[str, Any], vocab: Vocabulary) -> Trainer:
+    """The Trainer of the stream run in `run` (config.json checked), at its last checkpoint, on its cached streams."""
+    train_ids, val_ids = cached_streams(run, config, vocab)
     trainer = build(run, config, vocab, train_ids, val_ids)
     trainer.resume()
     return trainer
