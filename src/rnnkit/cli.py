@@ -35,8 +35,10 @@ HELP = {
     "clip_norm": "clip the global gradient norm to this (the default clipping)",
     "clip_value": "clip every gradient entry into [-v, v] instead (the seed's clip)",
     "batch_size": "sequences per training step",
-    "max_steps": "training steps; the learning-rate schedule spans them",
-    "max_time": "stop after this many seconds of training (the schedule still follows --max-steps)",
+    "max_steps": "training steps; the learning-rate schedule spans them (default: 5000, or with --max-time alone "
+    "as many as fit)",
+    "max_time": "stop after this many seconds of training, evaluations included; alone, the cosine schedule follows "
+    "the clock down to --min-lr. On --resume it is the run's total: earlier sessions count",
     "eval_every": "evaluate, print samples and checkpoint every this many steps",
     "patience": "stop after this many evaluations without a better validation loss",
     "seed": "seed of every random choice (weights, data order, dropout)",
@@ -44,34 +46,47 @@ HELP = {
     # data
     "data": "'surnames' (the bundled 88,799 US Census surnames) or a UTF-8 text file, one item per line",
     "val_data": "a separate validation file, instead of holding out part of --data",
-    "val_fraction": "share of --data held out for validation (at most --max-val items)",
-    "max_val": "most items held out for validation",
+    "val_fraction": "share of --data held out for validation (at most --max-val items; not with --val-data)",
+    "max_val": "most items held out for validation (not with --val-data)",
     "dedupe": "drop repeated items",
 }
 
 
-def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), **defaults) -> None:
-    """One --kebab-case flag per field of the dataclass cls, its default shown in --help."""
+def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), unset: Sequence[str] = ()) -> None:
+    """One --kebab-case flag per field of the dataclass cls, its default shown in --help.
+
+    Flags named in `unset` default to None, so a handler can tell whether they were given; --help still shows
+    the field's default, which `config_from_args` fills in.
+    """
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")
-        default = defaults.get(f.name, f.default)
         kind = str(f.type).split("|")[0].strip()
+        text = HELP.get(f.name, "")
         if kind == "bool":
-            parser.add_argument(flag, action="store_true", help=HELP.get(f.name, ""))
+            parser.add_argument(flag, action="store_true", help=text)
             continue
         convert = {"int": int, "float": float, "str": str}[kind]
-        parser.add_argument(flag, type=convert, default=default, help=HELP.get(f.name, "") + " (default: %(default)s)")
+        shown = "" if "(default:" in text or f.default is None else f" (default: {f.default})"
+        default = None if f.name in unset else f.default
+        parser.add_argument(flag, type=convert, default=default, help=text + shown.replace("%", "%%"))
 
 
 def config_from_args(cls, args: argparse.Namespace):
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
+    """The dataclass from the parsed flags; a flag left at None takes the field's default when that is not None."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        if hasattr(args, f.name):
+            value = getattr(args, f.name)
+            values[f.name] = f.default if value is None else value
+    return cls(**values)
 
 
 # -- text ------------------------------------------------------------------------------------------------------
 def text_train(args: argparse.Namespace) -> int:
     from rnnkit.config import TrainConfig
+    from rnnkit.errors import RnnkitError
     from rnnkit.text import train as text
     from rnnkit.text.config import DataConfig, ModelConfig
 
@@ -79,6 +94,14 @@ def text_train(args: argparse.Namespace) -> int:
         summary = text.resume(args.resume, max_time=args.max_time, progress=not args.quiet)
         out = args.resume
     else:
+        if args.val_data is not None:
+            given = [
+                flag
+                for flag, v in (("--val-fraction", args.val_fraction), ("--max-val", args.max_val))
+                if v is not None
+            ]
+            if given:
+                raise RnnkitError(f"{given[0]} splits --data; it cannot apply with --val-data (drop one of them)")
         out = args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
         summary = text.train(
             out,
@@ -96,24 +119,46 @@ def text_train(args: argparse.Namespace) -> int:
     return 0
 
 
+BEAM_EXCLUDES = (  # sampling flags a beam search cannot honour: (flag, attribute)
+    ("-n", "n"),
+    ("--temperature", "temperature"),
+    ("--top-k", "top_k"),
+    ("--top-p", "top_p"),
+    ("--seed", "seed"),
+    ("--novel", "novel"),
+    ("--greedy", "greedy"),
+)
+
+
 def text_sample(args: argparse.Namespace) -> int:
+    from rnnkit.errors import RnnkitError
     from rnnkit.text.train import load
 
+    if args.beam is not None:
+        for flag, name in BEAM_EXCLUDES:
+            if getattr(args, name) not in (None, False):
+                raise RnnkitError(
+                    f"{flag} cannot apply with --beam (beam search returns the K most probable names, "
+                    "deterministically); drop one of them"
+                )
+    temperature = 1.0 if args.temperature is None else args.temperature
+    greedy = args.greedy or temperature == 0
+    n = args.n if args.n is not None else (1 if greedy else 20)
     gen = load(args.run)
-    if args.beam:
+    if args.beam is not None:
         for s in gen.beam(args.beam, prefix=args.prefix, max_length=args.max_length):
             print(f"{s.name}\t{s.log_prob:.4f}")
         return 0
     names = gen.sample(
-        args.n,
-        temperature=args.temperature,
+        n,
+        temperature=temperature,
         top_k=args.top_k,
         top_p=args.top_p,
         prefix=args.prefix,
         seed=args.seed,
         max_length=args.max_length,
         novel=args.novel,
-        greedy=args.greedy,
+        greedy=greedy,
         progress=True,
     )
     print("\n".join(names))
@@ -145,6 +190,9 @@ def text_score(args: argparse.Namespace) -> int:
     return 0
 
 
+THREADS_HELP = "BLAS threads (default: the library's choice)"
+
+
 def add_text(sub) -> None:
     from rnnkit.text.config import ModelConfig
 
@@ -156,26 +204,25 @@ def add_text(sub) -> None:
         "train",
         help="train a name model",
         description="Train a character-level language model on a list of names; writes a run directory.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     from rnnkit.config import TrainConfig
     from rnnkit.text.config import DataConfig
 
-    add_config_args(p.add_argument_group("data"), DataConfig)
+    add_config_args(p.add_argument_group("data"), DataConfig, unset=("val_fraction", "max_val"))
     add_config_args(p.add_argument_group("model"), ModelConfig)
     add_config_args(p.add_argument_group("training"), TrainConfig)
     g = p.add_argument_group("run")
     g.add_argument("--out", help="run directory to create (default: runs/<timestamp>)")
     g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
-    g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
+    g.add_argument("--threads", type=int, help=THREADS_HELP)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=text_train)
 
     p = text.add_parser("sample", help="invent names with a trained model")
     p.add_argument("run", nargs="?", help="run directory (default: the bundled surnames model)")
-    p.add_argument("-n", type=int, default=20, help="how many names (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=1.0, help="<1 safer, >1 wilder, 0 = greedy (default: 1)")
+    p.add_argument("-n", type=int, help="how many names (default: 20; 1 with --greedy)")
+    p.add_argument("--temperature", type=float, help="<1 safer, >1 wilder, 0 = greedy; 0 or 0.01 to 100 (default: 1)")
     p.add_argument("--top-k", type=int, help="draw only from the k most likely characters")
     p.add_argument("--top-p", type=float, help="draw only from the smallest set of characters with mass >= p")
     p.add_argument("--prefix", default="", help="start every name with this text")
@@ -183,21 +230,27 @@ def add_text(sub) -> None:
     p.add_argument("--novel", action="store_true", help="only names that are not in the training data")
     p.add_argument("--max-length", type=int, default=50, help="longest name, in characters (default: 50)")
     p.add_argument("--greedy", action="store_true", help="the single most likely path (the seed's argmax)")
-    p.add_argument("--beam", type=int, metavar="K", help="the K most probable names, by beam search, with log-probs")
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--beam",
+        type=int,
+        metavar="K",
+        help="the K most probable names, by beam search, with their log-probabilities (those `score` gives); "
+        "with --prefix and --max-length only",
+    )
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_sample)
 
     p = text.add_parser("eval", help="negative log-likelihood of a file of names under a model")
     p.add_argument("run", help="run directory")
     p.add_argument("--data", required=True, help="UTF-8 file, one item per line")
     p.add_argument("--json", action="store_true", help="print one JSON object: nll, bpc, perplexity, items, chars")
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_eval)
 
     p = text.add_parser("score", help="log-probability of given names")
     p.add_argument("run", nargs="?", help="run directory; '-' or leave out for the bundled surnames model")
     p.add_argument("names", nargs="+", help="names to score")
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_score)
 
 
@@ -225,7 +278,18 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 ok, 2 bad input)."""
+    """Run the command line; return the exit code (0 ok, 2 bad input, 130 Ctrl-C, 141 a closed stdout pipe)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C outside the training loop (which saves and stops by itself)
+        print("", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `rnnkit text sample -n 100000 | head`: the reader has gone, stop quietly
+        _silence_stdout()
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from rnnkit.errors import RnnkitError
 
     parser = build_parser()
@@ -245,9 +309,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RnnkitError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # main's, quietly
     except OSError as e:
         print(f"rnnkit: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so flushing what is left at exit meets no closed pipe (Python's advice)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test's captured stdout)
+        pass
 
 
 def _score_run_or_name(args: argparse.Namespace) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rnnkit import optim
-from rnnkit.config import CALIBRATION_STEPS, DEFAULT_STEPS, TrainConfig, learning_rate
+from rnnkit.config import DEFAULT_STEPS, TrainConfig, learning_rate
 from rnnkit.errors import RnnkitError
 from rnnkit.rundir import RunDir
 
@@ -39,6 +39,10 @@ class Task(Protocol):
     def data_state(self) -> dict[str, Any]: ...
 
     def load_data_state(self, state: dict[str, Any]) -> None: ...
+
+
+WARM_UP_STEPS = 3  # steps of each session left out of the pace: the first ones compile the kernels
+EVAL_RESERVE = 0.05  # share of --max-time kept for the final evaluation until one has been timed
 
 
 class TrainingStopped(RnnkitError):
@@ -72,7 +76,7 @@ class Trainer:
         self.opt = make_optimizer(config, task.params)
         self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
         self.step = 0
-        # the schedule's length; with only max_time given it is fitted after timing the first steps, then saved
+        # the schedule's length; None with only max_time given: the schedule then follows the clock
         self.max_steps = config.max_steps or (None if config.max_time else DEFAULT_STEPS)
         self.best_val = math.inf
         self.bad_evals = 0
@@ -80,6 +84,7 @@ class Trainer:
         self.elapsed = 0.0  # training seconds, summed over resumes
         self.targets_seen = 0
         self._interrupted = False
+        self.clock = time.perf_counter  # seconds; tests give a fake clock
 
     # -- checkpoints -----------------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -148,21 +153,34 @@ class Trainer:
         self.log(f"step {self.step}: train {train:.4f}  val {val_text}  " + "  ".join(samples))
         return self.config.patience is not None and self.bad_evals >= self.config.patience
 
-    def _fit_steps_to_time(self, seconds: float) -> int:
-        """How many steps fit in max_time at the pace of the first steps, leaving room for evaluations."""
-        per_step = seconds / CALIBRATION_STEPS
-        steps = int(0.9 * self.config.max_time / per_step)
-        self.log(f"fitted the schedule to --max-time {self.config.max_time:g} s: {steps} steps ({per_step:.3f} s/step)")
-        return max(steps, CALIBRATION_STEPS + 1)
-
     def _on_sigint(self, signum, frame) -> None:
         self._interrupted = True
 
+    def _time_is_up(self, step_s: float | None, eval_s: float | None) -> bool:
+        """Whether another step and the final evaluation would overrun max_time.
+
+        The evaluation's cost is the last one measured; before any, EVAL_RESERVE of the budget is kept for it.
+        """
+        budget = self.config.max_time
+        if budget is None:
+            return False
+        final_eval = eval_s if eval_s is not None else EVAL_RESERVE * budget
+        return self.elapsed + (step_s or 0.0) + final_eval >= budget
+
     def train(self) -> dict[str, Any]:
-        """Train until max_steps, max_time, patience or Ctrl-C; return a summary."""
+        """Train until max_steps, max_time, patience or Ctrl-C; return a summary.
+
+        With max_time, the clock counts every session of the run (evaluations and checkpoints included), and
+        training stops when one more step and the final evaluation would no longer fit. With max_time alone
+        (max_steps None), the cosine schedule follows the clock: it reaches min_lr when the time is up.
+        """
         from tqdm import tqdm
 
         c = self.config
+        clock = self.clock
+        by_clock = self.max_steps is None
+        if c.max_time is not None:
+            self._log_budget(by_clock)
         previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
         bar = tqdm(
             total=self.max_steps, initial=self.step, disable=not self.progress, dynamic_ncols=True, file=sys.stderr
@@ -170,15 +188,20 @@ class Trainer:
         reason = "max-steps"
         if self.step == 0:
             self.save_checkpoint()  # so a run that fails early still has a good checkpoint to resume
-        start = time.perf_counter() - self.elapsed
-        session_start, session_targets = time.perf_counter(), 0
+        start = clock() - self.elapsed
+        session_start, session_targets, session_steps = clock(), 0, 0
+        step_s: float | None = None  # seconds per step, a running mean once compilation is over
+        eval_s: float | None = None  # seconds the last evaluation took, checkpoint and plot included
         try:
             while self.max_steps is None or self.step < self.max_steps:
-                if self.max_steps is None and self.step == CALIBRATION_STEPS:
-                    self.max_steps = self._fit_steps_to_time(self.elapsed)
-                    bar.total = self.max_steps
-                    bar.refresh()
-                self.opt.lr = learning_rate(c, self.step, self.max_steps or CALIBRATION_STEPS * 1000)
+                if self._time_is_up(step_s, eval_s):
+                    reason = "max-time"
+                    if self.loss_count and self._evaluate():
+                        reason = "patience"
+                    break
+                time_used = self.elapsed / c.max_time if c.max_time else 0.0
+                self.opt.lr = learning_rate(c, self.step, self.max_steps, time_used)
+                t0 = clock()
                 loss, n = self.task.train_step(self.rng)
                 if not math.isfinite(loss) or loss > 1e4:
                     raise TrainingStopped(
@@ -190,29 +213,36 @@ class Trainer:
                 elif c.clip_norm is not None:
                     optim.clip_grad_norm(self.task.grads, c.clip_norm)
                 self.opt.step(self.task.grads)
+                now = clock()
                 self.step += 1
+                session_steps += 1
+                if session_steps > WARM_UP_STEPS:  # the first steps compile kernels: they say nothing of the pace
+                    dt = now - t0
+                    step_s = dt if step_s is None else 0.9 * step_s + 0.1 * dt
                 self.loss_sum += loss * n
                 self.loss_count += n
                 self.targets_seen += n
                 session_targets += n
-                self.elapsed = time.perf_counter() - start
+                self.elapsed = now - start
                 bar.update(1)
                 if self.step % 10 == 0:
-                    rate = session_targets / max(time.perf_counter() - session_start, 1e-9)
+                    rate = session_targets / max(now - session_start, 1e-9)
                     val = "-" if math.isinf(self.best_val) else f"{self.best_val:.4f}"
                     bar.set_postfix_str(f"loss {self.loss_sum / max(1, self.loss_count):.4f} val {val} {rate:,.0f}/s")
-                out_of_time = c.max_time is not None and self.elapsed >= c.max_time
-                last = self.step == self.max_steps
-                if self.step % c.eval_every == 0 or last or out_of_time or self._interrupted:
-                    if self.loss_count and self._evaluate():
+                    if by_clock and step_s:  # the steps that still fit, for the bar
+                        bar.total = self.step + max(0, int((c.max_time - self.elapsed) / step_s))
+                if self.step % c.eval_every == 0 or self.step == self.max_steps or self._interrupted:
+                    t0 = clock()
+                    stop = self.loss_count and self._evaluate()
+                    eval_s = clock() - t0
+                    self.elapsed = clock() - start
+                    if stop:
                         reason = "patience"
-                        break
-                    if out_of_time:
-                        reason = "max-time"
                         break
                     if self._interrupted:
                         reason = "interrupted"
                         break
+            self.elapsed = clock() - start
         finally:
             bar.close()
             if previous is not None:
@@ -223,6 +253,24 @@ class Trainer:
             "best_val": None if math.isinf(self.best_val) else self.best_val,
             "elapsed": self.elapsed,
         }
+
+    def _log_budget(self, by_clock: bool) -> None:
+        c = self.config
+        schedule = (
+            "the cosine schedule follows the clock down to --min-lr"
+            if by_clock and c.lr_schedule == "cosine"
+            else f"or {self.max_steps} steps, whichever comes first"
+            if self.max_steps is not None
+            else "the rate stays constant"
+        )
+        if self.elapsed > 0:
+            left = max(0.0, c.max_time - self.elapsed)
+            self.log(
+                f"--max-time {c.max_time:g} s counts the run's earlier sessions: {self.elapsed:.0f} s used, "
+                f"{left:.0f} s left ({schedule})"
+            )
+        else:
+            self.log(f"training for --max-time {c.max_time:g} s, evaluations included ({schedule})")
 
 
 def _main_thread() -> bool:
