@@ -16,7 +16,8 @@ MUSIC_HELP = {
     "hidden_size": "units in each recurrent layer's hidden state (the seed's n_a)",
     "batch_size": "windows per training step (the seed's m)",
     "num_samples": "short melodies printed at each evaluation",
-    "max_steps": "training steps (instead of --epochs); the learning-rate schedule spans them",
+    "max_steps": "training steps (instead of --epochs); the learning-rate schedule spans them "
+    "(default: --epochs 100 of them, or with --max-time alone as many as fit)",
 }
 
 
@@ -34,11 +35,14 @@ def _preset_flags(group, cls, part: str) -> None:
         a, b = getattr(default, f.name), getattr(seed, f.name)
         shown = f"default: {a}" if a == b or f.name not in PRESETS["seed"][part] else f"default: {a}; seed preset: {b}"
         text = MUSIC_HELP.get(f.name, HELP.get(f.name, ""))
-        group.add_argument("--" + f.name.replace("_", "-"), type=convert, default=None, help=f"{text} ({shown})")
+        if "(default:" not in text and (a is not None or b is not None):
+            text += f" ({shown})"
+        group.add_argument("--" + f.name.replace("_", "-"), type=convert, default=None, help=text.replace("%", "%%"))
 
 
 def add_music(sub) -> None:
     """Add `music` and its actions to the top-level subparsers."""
+    from rnnkit.cli import THREADS_HELP
     from rnnkit.config import TrainConfig
     from rnnkit.music.config import ModelConfig
 
@@ -93,7 +97,7 @@ def add_music(sub) -> None:
     g.add_argument("--out", help="run directory to create (default: runs/music-<timestamp>)")
     g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
-    g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
+    g.add_argument("--threads", type=int, help=THREADS_HELP)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=music_train)
 
@@ -108,19 +112,23 @@ def add_music(sub) -> None:
     p.add_argument("--out", default="song.mid", help="MIDI file to write (default: %(default)s)")
     p.add_argument("--steps", type=int, default=100, help="events (notes and rests) per melody (default: 100)")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--temperature", type=float, default=1.0, help="<1 safer, >1 wilder, 0 = greedy (default: 1)")
+    how.add_argument(
+        "--temperature", type=float, default=1.0, help="<1 safer, >1 wilder, 0 = greedy; 0 or 0.01 to 100 (default: 1)"
+    )
     how.add_argument("--greedy", action="store_true", help="always the most likely next event (the seed's argmax)")
     p.add_argument("--top-k", type=int, help="draw only from the k most likely events")
     p.add_argument("--prime", metavar="FILE.mid", help="continue this melody (it is not repeated in the output)")
     p.add_argument("--track", type=int, help="MIDI track of the --prime melody (default: the highest)")
     p.add_argument("--seed", type=int, help="random seed, for reproducible melodies")
     p.add_argument("-n", type=int, default=1, help="how many melodies (default: 1)")
-    p.add_argument("--tempo", type=float, metavar="BPM", help="quarter notes per minute (default: the data's, or 100)")
+    p.add_argument(
+        "--tempo", type=float, metavar="BPM", help="quarter notes per minute, 4 to 1000 (default: the data's, or 100)"
+    )
     p.add_argument("--key", help="key to write in, e.g. G, 'F# minor', Bbm (default: C / Am, or the primer's key)")
     p.add_argument("--instrument", default="piano", help="General MIDI name or program 0-127 (default: piano)")
     p.add_argument("--png", metavar="FILE.png", help="also draw a piano roll")
     p.add_argument("--wav", metavar="FILE.wav", help="also render audio with FluidSynth and a GM soundfont")
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=music_generate)
 
     p = actions.add_parser(
@@ -132,12 +140,12 @@ def add_music(sub) -> None:
     )
     p.add_argument("run", nargs="?", help="run directory (default: the bundled Bach model)")
     p.add_argument("-n", type=int, default=100, help="generated pieces (default: 100)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature, 0 or 0.01 to 100 (default: 1)")
     p.add_argument("--top-k", type=int, help="draw only from the k most likely events")
     p.add_argument("--seed", type=int, default=0, help="random seed of the generated pieces (default: 0)")
     p.add_argument("--data", nargs="+", metavar="PATH", help="evaluate on these pieces instead of the held-out split")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=music_eval)
 
 
@@ -155,6 +163,10 @@ def music_prepare(args: argparse.Namespace) -> int:
     from rnnkit.music.corpus import save_corpus
 
     out = Path(args.out)
+    if args.limit is not None and args.limit < 1:
+        raise RnnkitError(f"--limit must be >= 1, got {args.limit}")
+    if args.limit is not None and not args.corpus:
+        raise RnnkitError("--limit counts the pieces of --corpus; it cannot apply with --data")
     if out.exists() and not args.force:
         raise RnnkitError(f"--out {out}: exists; use --force to overwrite it")
     if out.suffix != ".npz":

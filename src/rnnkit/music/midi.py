@@ -29,6 +29,9 @@ from rnnkit.music.corpus import write_atomic
 from rnnkit.music.tokens import REST, Event, Melody, estimate_key, events_from_notes, pitch_name
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0 as mido does
+# tempos written: a MIDI set_tempo holds 1..0xFFFFFF microseconds per beat (3.6 bpm and up); beyond 1000 bpm a
+# melody is a blur. A file's first tempo outside this range is read as the nearest end of it.
+MIN_BPM, MAX_BPM = 4.0, 1000.0
 MIDI_SUFFIXES = (".mid", ".midi")
 
 # General MIDI program numbers (0-based, as in program_change messages) for a few common instruments.
@@ -134,7 +137,7 @@ def _open_midi(path: Path) -> mido.MidiFile:
         raise MidiError(f"{path}: {reason}") from None
     except EOFError:
         raise MidiError(f"{path}: truncated or corrupt MIDI file (it ends inside a chunk)") from None
-    except (KeyError, ValueError, IndexError, TypeError) as e:
+    except Exception as e:  # mido's parser meets any bytes: KeyError, ValueError, KeySignatureError ...
         detail = " ".join(str(e).split()) or type(e).__name__
         raise MidiError(f"{path}: corrupt MIDI file ({detail})") from None
     if mid.type not in (0, 1, 2) or not 0 < mid.ticks_per_beat < 0x8000:
@@ -156,7 +159,8 @@ def _melody_from_midifile(mid: mido.MidiFile, label: str, track: int | None = No
             if msg.type == "set_tempo" and (tempo is None or tick < tempo[0]):
                 tempo = (tick, mido.tempo2bpm(msg.tempo))
             elif msg.type == "time_signature" and (time_sig is None or tick < time_sig[0]):
-                time_sig = (tick, (msg.numerator, msg.denominator))
+                if valid_time_signature(msg.numerator, msg.denominator):  # 0/4 and the like are ignored
+                    time_sig = (tick, (msg.numerator, msg.denominator))
             elif msg.type == "note_on" and msg.velocity > 0:
                 sounding[msg.channel, msg.note].append(tick)
             elif msg.type in ("note_on", "note_off") and sounding[msg.channel, msg.note]:
@@ -180,12 +184,18 @@ def _melody_from_midifile(mid: mido.MidiFile, label: str, track: int | None = No
     tpb = mid.ticks_per_beat
     _, _, starts, ends, pitches = zip(*pitched, strict=True)
     events = events_from_notes(np.array(starts) / tpb, pitches, np.array(ends) / tpb)
-    melody = Melody.from_events(events, piece_id=Path(label).stem, tempo_bpm=round(tempo[1], 3) if tempo else 120.0)
+    bpm = min(MAX_BPM, max(MIN_BPM, round(tempo[1], 3))) if tempo else 120.0
+    melody = Melody.from_events(events, piece_id=Path(label).stem, tempo_bpm=bpm)
     return dataclasses.replace(
         melody,
         key=estimate_key(melody.pitches, melody.durations),
         time_signature=time_sig[1] if time_sig else (4, 4),
     )
+
+
+def valid_time_signature(numerator: int, denominator: int) -> bool:
+    """n/2^k with n and 2^k between 1 and 64: what a MIDI time_signature can say and a bar can be drawn from."""
+    return 1 <= numerator <= 64 and 1 <= denominator <= 64 and denominator & (denominator - 1) == 0
 
 
 def read_midi(path: str | os.PathLike, track: int | None = None) -> Melody:
@@ -267,10 +277,10 @@ def write_midi(
     """
     events = events.events if isinstance(events, Melody) else [(int(p), float(d)) for p, d in events]
     num, den = (int(x) for x in time_signature)
-    if num < 1 or den < 1 or den & (den - 1):
-        raise ValueError(f"time signature must be n/2^k, got {num}/{den}")
-    if not tempo_bpm > 0:
-        raise ValueError(f"tempo must be positive, got {tempo_bpm}")
+    if not valid_time_signature(num, den):
+        raise ValueError(f"time signature must be n/2^k (1..64 each), got {num}/{den}")
+    if not MIN_BPM <= tempo_bpm <= MAX_BPM:
+        raise ValueError(f"tempo must be between {MIN_BPM:g} and {MAX_BPM:g} bpm, got {tempo_bpm}")
     program = instrument_program(instrument)
 
     conductor = mido.MidiTrack()
@@ -389,7 +399,9 @@ def render_wav(
     fd, tmp = tempfile.mkstemp(dir=wav_path.parent, prefix=f".{wav_path.name}.", suffix=".wav")
     os.close(fd)
     try:
-        cmd = [exe, "-ni", "-F", tmp, "-r", str(int(sample_rate)), str(sf), str(midi_path)]
+        # absolute paths: a file name that starts with '-' would read as an option
+        cmd = [exe, "-ni", "-F", os.path.abspath(tmp), "-r", str(int(sample_rate)), os.path.abspath(sf)]
+        cmd.append(os.path.abspath(midi_path))
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         if proc.returncode != 0 or os.path.getsize(tmp) <= 44:  # 44 bytes: a WAV header and no samples
             detail = " ".join((proc.stderr or proc.stdout).split())[-300:]

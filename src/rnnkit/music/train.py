@@ -100,16 +100,23 @@ def split_pieces(melodies: list[Melody], val_fraction: float, seed: int = 0) -> 
     return train, val
 
 
-def prepare_pieces(melodies: list[Melody], transpose: bool) -> list[Melody]:
-    """The melodies moved to C major / A minor (when `transpose`), dropping any that leave the MIDI range."""
+def prepare_pieces(melodies: list[Melody], transpose: bool, warn=None) -> list[Melody]:
+    """The melodies moved to C major / A minor (when `transpose`), dropping any that leave the MIDI range.
+
+    `warn` is told about each piece dropped, and how many.
+    """
     if not transpose:
         return list(melodies)
-    out = []
+    out, dropped = [], 0
     for m in melodies:
         try:
             out.append(transpose_to_c(m))
-        except ValueError:
-            continue
+        except ValueError as e:
+            dropped += 1
+            if warn is not None:
+                warn(f"warning: skipped a piece: {e}")
+    if dropped and warn is not None:
+        warn(f"warning: {dropped} of {len(melodies)} pieces left the MIDI range when moved to C; trained on {len(out)}")
     return out
 
 
@@ -192,9 +199,9 @@ def run_melodies(data: DataConfig, run: RunDir | None = None, warn=print) -> lis
     return read_melodies(data, warn)
 
 
-def load_data(data: DataConfig, melodies: list[Melody], vocab: Vocabulary | None = None) -> MusicData:
+def load_data(data: DataConfig, melodies: list[Melody], vocab: Vocabulary | None = None, warn=None) -> MusicData:
     """Transpose and split the pieces; build the vocabulary from the training pieces unless given."""
-    train, val = split_pieces(prepare_pieces(melodies, data.transpose), data.val_fraction)
+    train, val = split_pieces(prepare_pieces(melodies, data.transpose, warn), data.val_fraction)
     vocab = vocab or Vocabulary.from_melodies(train)
     val_ids = [vocab.encode(m, unknown="nearest") for m in val]
     unknown = sum(sum(e not in vocab for e in m.events) for m in val)
@@ -308,11 +315,12 @@ def train(
     data.validate()
     if epochs is not None and train_config.max_steps is not None:
         raise RnnkitError("give --epochs or --max-steps, not both")
-    if epochs is not None and not epochs > 0:
-        raise RnnkitError(f"--epochs must be > 0, got {epochs}")
+    if epochs is not None and not (math.isfinite(epochs) and epochs > 0):
+        raise RnnkitError(f"--epochs must be a finite number > 0, got {epochs}")
     run = RunDir(out)
     melodies = read_melodies(data, warn=log)
-    loaded = load_data(data, melodies)  # validates the data before anything is written
+    loaded = load_data(data, melodies, warn=log)  # validates the data before anything is written
+    check_memory(model, train_config, loaded, data.tx)
     if epochs is None and train_config.max_steps is None and train_config.max_time is None:
         epochs = DEFAULT_EPOCHS.get(preset, 100)
     if epochs is not None:
@@ -351,6 +359,21 @@ def resume(out: str | Path, max_time: float | None = None, progress: bool = True
     trainer.resume()
     log(f"resuming {run} at step {trainer.step}")
     return _run(trainer, config, data, log, progress)
+
+
+def check_memory(model: ModelConfig, train: TrainConfig, data: MusicData, tx: int) -> None:
+    """Refuse a model or a batch that cannot fit in memory, with the estimate, before anything is allocated."""
+    from rnnkit.memory import recurrent_batch_bytes, recurrent_model_bytes, require_memory
+
+    V = len(data.vocab)
+    need = recurrent_model_bytes(model.cell, V, model.embedding_size, model.hidden_size, model.num_layers)
+    longest = max(len(m) for m in data.val) + 1  # held-out pieces are read whole, 256 at a time
+    need += max(
+        recurrent_batch_bytes(model.cell, V, model.hidden_size, model.num_layers, tx, train.batch_size),
+        recurrent_batch_bytes(model.cell, V, model.hidden_size, model.num_layers, longest, min(256, len(data.val))),
+    )
+    shape = f"{model.cell} {model.num_layers}x{model.hidden_size}, embedding {model.embedding_size}"
+    require_memory(need, f"training {shape} with --batch-size {train.batch_size}")
 
 
 def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progress: bool) -> dict[str, Any]:
