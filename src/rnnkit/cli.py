@@ -112,7 +112,7 @@ def text_train(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     best = summary["best_val"]
-    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
+    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.1f} s")
     if best is not None:
         print(f"best validation loss: {best:.4f} nats per character")
     print(f"run: {out}  (loss curves: {out}/loss.png; sample with: rnnkit text sample {out})")

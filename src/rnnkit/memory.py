@@ -66,12 +66,15 @@ def gib(nbytes: float) -> str:
     return f"{nbytes / 2**20:,.0f} MiB"
 
 
+HEADROOM = 0.8  # share of the available memory an estimate may take: estimates are rough, other programs run too
+
+
 def require_memory(nbytes: float, what: str) -> None:
-    """Raise RnnkitError when `what` would need more memory than is available, with the estimate."""
+    """Raise RnnkitError when `what` would need more than HEADROOM of the available memory, with the estimate."""
     from rnnkit.errors import RnnkitError
 
     available = available_bytes()
-    if nbytes > available:
+    if nbytes > HEADROOM * available:
         raise RnnkitError(f"{what} would need about {gib(nbytes)} of memory; {gib(available)} is available")
 
 
@@ -79,14 +82,15 @@ def recurrent_model_bytes(
     cell: str, vocab_size: int, embedding_size: int, hidden_size: int, num_layers: int, training: bool = True
 ) -> int:
     """float32 bytes of the character model Embedding -> cell stack -> Linear: its weights, and for training
-    their gradients, Adam's two moments and the checkpoint's copy (five copies in all)."""
+    their gradients, Adam's two moments and the checkpoint's copy (five copies in all), plus the float64 draws
+    that initialise the weights."""
     gates = {"rnn": 1, "gru": 3}.get(cell, 4)
     params = vocab_size * embedding_size + hidden_size * vocab_size + vocab_size
     params += vocab_size * gates * hidden_size  # the input table E W_ih^T + b
     for layer in range(num_layers):
         width = embedding_size if layer == 0 else hidden_size
         params += gates * hidden_size * (width + hidden_size + 2)
-    return 4 * params * (5 if training else 1)
+    return 4 * params * (5 if training else 1) + 8 * params
 
 
 def recurrent_batch_bytes(cell: str, vocab_size: int, hidden_size: int, num_layers: int, steps: int, batch: int) -> int:

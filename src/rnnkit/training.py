@@ -42,7 +42,9 @@ class Task(Protocol):
 
 
 WARM_UP_STEPS = 3  # steps of each session left out of the pace: the first ones compile the kernels
-EVAL_RESERVE = 0.05  # share of --max-time kept for the final evaluation until one has been timed
+EVAL_RESERVE = 0.08  # share of --max-time kept for the final evaluation until one has been timed
+EVAL_MARGIN = 1.25  # then this many times the last evaluation's seconds: they vary with the machine's load
+FIRST_EVAL = 0.1  # with --max-time, evaluate once this share of it has passed if --eval-every has not yet
 
 
 class TrainingStopped(RnnkitError):
@@ -156,16 +158,16 @@ class Trainer:
     def _on_sigint(self, signum, frame) -> None:
         self._interrupted = True
 
-    def _time_is_up(self, step_s: float | None, eval_s: float | None) -> bool:
-        """Whether another step and the final evaluation would overrun max_time.
+    def _final_eval_s(self, eval_s: float | None) -> float:
+        """Seconds to keep for the final evaluation: the last one measured, with a margin; before any,
+        EVAL_RESERVE of the budget (the first one also loads the plotting library and the sampler's kernels)."""
+        return EVAL_MARGIN * eval_s if eval_s is not None else EVAL_RESERVE * self.config.max_time
 
-        The evaluation's cost is the last one measured; before any, EVAL_RESERVE of the budget is kept for it.
-        """
-        budget = self.config.max_time
-        if budget is None:
+    def _time_is_up(self, step_s: float | None, eval_s: float | None) -> bool:
+        """Whether another step and the final evaluation would overrun max_time."""
+        if self.config.max_time is None:
             return False
-        final_eval = eval_s if eval_s is not None else EVAL_RESERVE * budget
-        return self.elapsed + (step_s or 0.0) + final_eval >= budget
+        return self.elapsed + (step_s or 0.0) + self._final_eval_s(eval_s) >= self.config.max_time
 
     def train(self) -> dict[str, Any]:
         """Train until max_steps, max_time, patience or Ctrl-C; return a summary.
@@ -188,10 +190,13 @@ class Trainer:
         reason = "max-steps"
         if self.step == 0:
             self.save_checkpoint()  # so a run that fails early still has a good checkpoint to resume
+        if c.max_time is not None:
+            _load_plotting()  # before the clock starts: loading a library is not training
         start = clock() - self.elapsed
         session_start, session_targets, session_steps = clock(), 0, 0
         step_s: float | None = None  # seconds per step, a running mean once compilation is over
         eval_s: float | None = None  # seconds the last evaluation took, checkpoint and plot included
+        time_used = 0.0  # share of the training time spent, for a schedule that follows the clock
         try:
             while self.max_steps is None or self.step < self.max_steps:
                 if self._time_is_up(step_s, eval_s):
@@ -199,7 +204,9 @@ class Trainer:
                     if self.loss_count and self._evaluate():
                         reason = "patience"
                     break
-                time_used = self.elapsed / c.max_time if c.max_time else 0.0
+                if by_clock:  # the share of the training time used: the time left less the final evaluation's
+                    horizon = c.max_time - self._final_eval_s(eval_s)
+                    time_used = max(time_used, self.elapsed / max(horizon, 1e-9))  # never back up the cosine
                 self.opt.lr = learning_rate(c, self.step, self.max_steps, time_used)
                 t0 = clock()
                 loss, n = self.task.train_step(self.rng)
@@ -231,7 +238,9 @@ class Trainer:
                     bar.set_postfix_str(f"loss {self.loss_sum / max(1, self.loss_count):.4f} val {val} {rate:,.0f}/s")
                     if by_clock and step_s:  # the steps that still fit, for the bar
                         bar.total = self.step + max(0, int((c.max_time - self.elapsed) / step_s))
-                if self.step % c.eval_every == 0 or self.step == self.max_steps or self._interrupted:
+                # with a time budget, the first evaluation comes early enough to know its cost before the last one
+                untimed = c.max_time is not None and eval_s is None and self.elapsed >= FIRST_EVAL * c.max_time
+                if self.step % c.eval_every == 0 or self.step == self.max_steps or self._interrupted or untimed:
                     t0 = clock()
                     stop = self.loss_count and self._evaluate()
                     eval_s = clock() - t0
@@ -271,6 +280,13 @@ class Trainer:
             )
         else:
             self.log(f"training for --max-time {c.max_time:g} s, evaluations included ({schedule})")
+
+
+def _load_plotting() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
 
 
 def _main_thread() -> bool:

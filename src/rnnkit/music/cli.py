@@ -243,7 +243,7 @@ def music_train(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     best = summary["best_val"]
-    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
+    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.1f} s")
     if best is not None:
         print(f"best held-out loss: {best:.4f} nats per token")
     print(f"run: {out}  (loss curves: {out}/loss.png; write a melody with: rnnkit music generate {out} --out song.mid)")
