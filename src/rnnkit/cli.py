@@ -191,6 +191,7 @@ def text_score(args: argparse.Namespace) -> int:
 
 
 THREADS_HELP = "BLAS threads (default: the library's choice)"
+MAX_THREADS = 1024
 
 
 def add_text(sub) -> None:
@@ -343,10 +344,10 @@ def _threads(n: int | None):
 
     if n is None:
         return contextlib.nullcontext()
-    if n < 1:
+    if not 1 <= n <= MAX_THREADS:
         from rnnkit.errors import RnnkitError
 
-        raise RnnkitError(f"--threads must be >= 1, got {n}")
+        raise RnnkitError(f"--threads must be between 1 and {MAX_THREADS}, got {n}")
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n)

@@ -43,6 +43,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise RnnkitError(f"{flag(name)} must be > 0, got {value}")
+        if self.lr > MAX_LR:
+            raise RnnkitError(f"--lr must be at most {MAX_LR:g}, got {self.lr:g}")
         if self.max_time is not None and self.max_time > MAX_TIME:
             raise RnnkitError(f"--max-time must be at most {MAX_TIME:g} seconds (a year), got {self.max_time:g}")
         if self.optimizer not in ("adam", "sgd"):
@@ -55,6 +57,8 @@ class TrainConfig:
         for name in ("beta_1", "beta_2"):  # Adam divides by 1 - beta^t
             if not 0 <= getattr(self, name) < 1:
                 raise RnnkitError(f"{flag(name)} must be in [0, 1), got {getattr(self, name)}")
+        if self.lr_schedule == "cosine" and self.min_lr > self.lr:
+            raise RnnkitError(f"--min-lr ({self.min_lr:g}) must not exceed --lr ({self.lr:g}): the cosine falls to it")
         if self.optimizer == "adam" and self.weight_decay * self.lr >= 1:  # p <- p (1 - lr wd) flips every weight
             raise RnnkitError(f"--weight-decay times --lr must be < 1, got {self.weight_decay:g} x {self.lr:g}")
         if self.num_samples > MAX_SAMPLES:
@@ -84,6 +88,7 @@ def check_temperature(temperature: float, name: str = "--temperature") -> None:
 
 
 MAX_TIME = 365 * 24 * 3600.0  # --max-time beyond a year is a typo
+MAX_LR = 1e6  # beyond it any step sends these models to NaN at once
 MAX_SAMPLES = 1000  # --num-samples printed at each evaluation
 # below 0.01 the softmax is the argmax in float64 (use 0); above 100 it is uniform noise
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 100.0

@@ -87,9 +87,8 @@ def recurrent_model_bytes(
     gates = {"rnn": 1, "gru": 3}.get(cell, 4)
     params = vocab_size * embedding_size + hidden_size * vocab_size + vocab_size
     params += vocab_size * gates * hidden_size  # the input table E W_ih^T + b
-    for layer in range(num_layers):
-        width = embedding_size if layer == 0 else hidden_size
-        params += gates * hidden_size * (width + hidden_size + 2)
+    params += gates * hidden_size * (embedding_size + hidden_size + 2)  # the first layer
+    params += (num_layers - 1) * gates * hidden_size * (2 * hidden_size + 2)  # the layers above read h
     return 4 * params * (5 if training else 1) + 8 * params
 
 

@@ -192,8 +192,14 @@ class MelodyGenerator:
         pngs = numbered_paths(png, n) if png is not None else [None] * n
         wavs = numbered_paths(wav, n) if wav is not None else [None] * n
         for p in [*mids, *(p for p in pngs if p), *(w for w in wavs if w)]:
+            if p.is_dir():
+                raise RnnkitError(f"{p}: is a folder; name a file to write")
             if not p.parent.is_dir():
                 raise RnnkitError(f"{p}: the folder {p.parent} does not exist")
+        if wav is not None:
+            from rnnkit.music.midi import check_renderer
+
+            check_renderer()  # no MIDI file is written for audio that cannot be rendered
         placed_all = []  # every melody in its key first: a melody that cannot be moved there writes no file
         for melody in melodies:
             try:

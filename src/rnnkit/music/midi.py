@@ -373,6 +373,19 @@ def find_soundfont() -> Path:
     raise RenderError(f"no General MIDI soundfont found in {', '.join(SOUNDFONT_DIRS)}; {INSTALL_HINT}")
 
 
+def check_renderer(soundfont: str | os.PathLike | None = None) -> tuple[str, Path]:
+    """The fluidsynth program and the soundfont `render_wav` would use; RenderError, with a hint, if either is
+    missing."""
+    exe = shutil.which("fluidsynth")
+    if exe is None:
+        raise RenderError(f"fluidsynth is not installed (needed to write audio); {INSTALL_HINT}")
+    if soundfont is None:
+        return exe, find_soundfont()
+    if Path(soundfont).is_file():
+        return exe, Path(soundfont)
+    raise RenderError(f"soundfont {soundfont} is not a file; {INSTALL_HINT}")
+
+
 def render_wav(
     midi_path: str | os.PathLike,
     wav_path: str | os.PathLike,
@@ -384,15 +397,7 @@ def render_wav(
 
     Raises RenderError, with an install hint, when fluidsynth or a soundfont is missing or rendering fails.
     """
-    exe = shutil.which("fluidsynth")
-    if exe is None:
-        raise RenderError(f"fluidsynth is not installed (needed to write audio); {INSTALL_HINT}")
-    if soundfont is None:
-        sf = find_soundfont()
-    elif Path(soundfont).is_file():
-        sf = Path(soundfont)
-    else:
-        raise RenderError(f"soundfont {soundfont} is not a file; {INSTALL_HINT}")
+    exe, sf = check_renderer(soundfont)
     if not Path(midi_path).is_file():
         raise RenderError(f"{midi_path}: no such MIDI file")
     wav_path = Path(wav_path)

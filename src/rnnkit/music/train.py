@@ -466,15 +466,18 @@ def evaluate(
     turn. The reference row is the held-out pieces measured against the training pieces: what a model
     should approach. `held_out` replaces the run's held-out split (melodies in their own keys).
     """
+    from rnnkit.memory import require_memory
     from rnnkit.music import metrics
+    from rnnkit.music.generate import EVENT_BYTES
 
     if num_pieces < 1:
         raise RnnkitError(f"-n must be >= 1, got {num_pieces}")
     data = loaded.data(warn)
     gen = loaded.generator
-    held = data.val if held_out is None else prepare_pieces(held_out, loaded.data_config.transpose)
+    held = data.val if held_out is None else prepare_pieces(held_out, loaded.data_config.transpose, warn)
     if not held:
         raise RnnkitError("no held-out pieces to evaluate")
+    require_memory(num_pieces * max(len(m) for m in held) * EVENT_BYTES, f"-n {num_pieces} generated pieces")
     encoded = [gen.vocab.encode(m, unknown="nearest") for m in held]
     unknown = sum(sum(e not in gen.vocab for e in m.events) for m in held)
     nll = negative_log_likelihood(gen.model, encoded)
