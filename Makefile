@@ -39,7 +39,8 @@ demo: $(CORE)
 	$(BIN)/rnnkit music generate $$mus --steps 64 --seed 0 --out $$mus/song.mid --png $$mus/song.png && \
 	echo "== Melody: $$mus/song.mid  piano roll: $$mus/song.png  (loss curves: $$mus/loss.png)"
 
-# torch is the peer in the benchmark, so it needs the test extra; BENCH_ARGS=--json for machines
+# torch is the peer in the benchmark, so it needs the test extra; BENCH_ARGS=--json for machines.
+# engine.py runs itself without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE and prints the BLAS kernel it got.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
 

@@ -16,7 +16,8 @@ def clip_grad_value(grads: Arrays, max_value: float) -> Arrays:
     if max_value <= 0:
         raise ValueError(f"max_value must be > 0, got {max_value}")
     for g in grads.values():
-        np.clip(g, -max_value, max_value, out=g)
+        limit = min(max_value, float(np.finfo(g.dtype).max))  # a bound past the dtype's range clips nothing
+        np.clip(g, -limit, limit, out=g)
     return grads
 
 
