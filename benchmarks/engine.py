@@ -42,11 +42,11 @@ from threadpoolctl import threadpool_limits
 
 from rnnkit import optim
 from rnnkit.config import TrainConfig
+from rnnkit.lm.config import ModelConfig
+from rnnkit.lm.model import TokenModel
 from rnnkit.memory import reuse_freed_memory
 from rnnkit.nn import cross_entropy
-from rnnkit.text.config import ModelConfig
 from rnnkit.text.data import Batcher, load_surnames
-from rnnkit.text.model import CharModel
 from rnnkit.text.vocab import Vocabulary
 
 
@@ -112,7 +112,7 @@ class RnnkitTrainer:
     """One training step as NameTask.train_step and the Trainer do it."""
 
     def __init__(self, row: Row, vocab_size: int, seed: int = 0):
-        self.model = CharModel(row.model_config(), vocab_size, seed=seed)
+        self.model = TokenModel(row.model_config(), vocab_size, seed=seed)
         self.opt = optim.Adam(self.model.params, lr=1e-3)
         self.rng = np.random.default_rng(seed)
 
@@ -129,7 +129,7 @@ class RnnkitTrainer:
         return loss
 
 
-def torch_twin(model: CharModel):
+def torch_twin(model: TokenModel):
     """torch.nn modules (embedding, recurrent stack, output layer) holding `model`'s weights (float32)."""
     import torch
 
@@ -191,7 +191,7 @@ class TorchTrainer:
 
         self.torch = torch
         torch.manual_seed(seed)  # dropout's masks
-        self.embed, self.rnn, self.head = torch_twin(CharModel(row.model_config(), vocab_size, seed=seed))
+        self.embed, self.rnn, self.head = torch_twin(TokenModel(row.model_config(), vocab_size, seed=seed))
         self.drop = torch.nn.Dropout(row.dropout)
         self.params = [q for m in (self.embed, self.rnn, self.head) for q in m.parameters()]
         self.opt = torch.optim.Adam(self.params, lr=1e-3)
@@ -284,14 +284,15 @@ def sampling(threads: int, names: int = 10_000, chars: int = 2_000, repeats: int
     """
     import torch
 
-    from rnnkit.text.generate import NameGenerator, next_ids
+    from rnnkit.lm.sample import next_ids
+    from rnnkit.text.generate import NameGenerator
     from rnnkit.text.train import load, pretrained_path
 
     if (pretrained_path() / "config.json").exists():
         gen, source = load(), "shipped surnames model"
     else:
         vocab, _ = name_vocab()
-        gen, source = NameGenerator(CharModel(ModelConfig(), len(vocab), seed=0), vocab, True), "untrained"
+        gen, source = NameGenerator(TokenModel(ModelConfig(), len(vocab), seed=0), vocab, True), "untrained"
     model, vocab = gen.model, gen.vocab
     embed, rnn, head = torch_twin(model)
     cells = torch_cells(rnn)
@@ -373,7 +374,7 @@ def sampling(threads: int, names: int = 10_000, chars: int = 2_000, repeats: int
     }
 
 
-def recurrent_product(model: CharModel, n: int) -> float:
+def recurrent_product(model: TokenModel, n: int) -> float:
     """Seconds per h W_hh^T at batch 1 (every layer's), the matrix-vector products a batch-1 step cannot skip."""
     h = [np.zeros((1, layer.hidden_size), dtype=layer.dtype) for layer in model.rnn.layers]
     t0 = time.perf_counter()

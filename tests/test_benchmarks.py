@@ -31,9 +31,9 @@ def test_the_torch_cells_step_like_rnnkit(cell):
     """The torch.nn cells the sampling benchmark steps hold rnnkit's weights: the same logits, step by step."""
     import torch
 
-    from rnnkit.text.config import ModelConfig
+    from rnnkit.lm.config import ModelConfig
 
-    model = engine.CharModel(ModelConfig(cell, 24, 2, 8, 0.0), 11, seed=4)
+    model = engine.TokenModel(ModelConfig(cell, 24, 2, 8, 0.0), 11, seed=4)
     model.eval()
     embed, rnn, head = engine.torch_twin(model)
     cells = engine.torch_cells(rnn)

@@ -13,10 +13,11 @@ from gradcheck import numerical_grad, relative_error
 from torch_twins import TORCH_CELLS, t64
 
 from rnnkit import nn
+from rnnkit.lm.config import ModelConfig
+from rnnkit.lm.model import TokenModel
+from rnnkit.lm.sample import draw, filter_logits, next_ids
 from rnnkit.nn import embedding
-from rnnkit.text.config import ModelConfig
-from rnnkit.text.generate import NameGenerator, draw, filter_logits, next_ids
-from rnnkit.text.model import CharModel
+from rnnkit.text.generate import NameGenerator
 from rnnkit.text.vocab import Vocabulary
 
 RTOL, ATOL = 1e-9, 1e-12
@@ -33,7 +34,7 @@ def _randomize_biases(params, rng):
             p[...] = rng.uniform(-0.5, 0.5, size=p.shape)
 
 
-def _torch_char_model(model: CharModel, dtype=torch.float64):
+def _torch_char_model(model: TokenModel, dtype=torch.float64):
     """Embedding -> torch.nn.RNN/LSTM/GRU -> Linear with the model's weights (rnnkit's one bias into b_ih)."""
     c = model.config
     kwargs = {"nonlinearity": "tanh"} if c.cell == "rnn" else {}
@@ -60,7 +61,7 @@ def _torch_char_model(model: CharModel, dtype=torch.float64):
     return parts
 
 
-def _torch_grads(model: CharModel, parts) -> dict[str, np.ndarray]:
+def _torch_grads(model: TokenModel, parts) -> dict[str, np.ndarray]:
     rnn = parts["rnn"]
     out = {"embed.W": parts["embed"].weight.grad, "head.W": parts["head"].weight.grad}
     out["head.b"] = parts["head"].bias.grad
@@ -76,9 +77,9 @@ def _torch_grads(model: CharModel, parts) -> dict[str, np.ndarray]:
 
 
 def _model_vs_torch(cell, layers, dtype, T=6, B=5, V=7, E=4, H=5, seed=0):
-    """Loss, logits, final states and every gradient of CharModel and its torch twin on one masked batch."""
+    """Loss, logits, final states and every gradient of TokenModel and its torch twin on one masked batch."""
     rng = np.random.default_rng(seed)
-    model = CharModel(ModelConfig(cell, H, layers, E, 0.0), V, seed=seed, dtype=dtype)
+    model = TokenModel(ModelConfig(cell, H, layers, E, 0.0), V, seed=seed, dtype=dtype)
     _randomize_biases(model.params, rng)
     ids = rng.integers(0, V, size=(T, B))
     targets = rng.integers(0, V, size=(T, B))
@@ -138,7 +139,7 @@ def test_char_model_gradients_with_dropout_match_central_differences(cell):
     """Through the fused embedding and both dropout masks (fixed by the rng seed), every gradient is exact."""
     rng = np.random.default_rng(5)
     V, T, B = 6, 4, 3
-    model = CharModel(ModelConfig(cell, 4, 2, 3, 0.3), V, seed=2, dtype=np.float64)
+    model = TokenModel(ModelConfig(cell, 4, 2, 3, 0.3), V, seed=2, dtype=np.float64)
     _randomize_biases(model.params, rng)
     ids = rng.integers(0, V, size=(T, B))
     ids[0, 0] = ids[1, 1] = 2  # a repeated id, so the table's gradient sums rows
@@ -234,7 +235,7 @@ def test_saturated_gates_stay_finite_and_match_torch(cell, dtype):
 def test_step_logits_equals_forward_one_step_at_a_time(cell, layers, batch, dtype):
     """Generation's step_logits (no caches, with or without a precomputed table) carries forward's states."""
     rng = np.random.default_rng(layers * 10 + batch)
-    model = CharModel(ModelConfig(cell, 6, layers, 5, 0.3), 11, seed=4, dtype=dtype)
+    model = TokenModel(ModelConfig(cell, 6, layers, 5, 0.3), 11, seed=4, dtype=dtype)
     _randomize_biases(model.params, rng)
     model.eval()
     ids = rng.integers(0, 11, size=(5, batch))
@@ -256,7 +257,7 @@ def test_step_logits_equals_forward_one_step_at_a_time(cell, layers, batch, dtyp
 def test_step_logits_with_rows_equals_stepping_the_gathered_states(cell, layers, dtype):
     """rows lets new rows continue shared states (one recurrent product per state): the same as copying them."""
     rng = np.random.default_rng(layers)
-    model = CharModel(ModelConfig(cell, 6, layers, 5, 0.0), 11, seed=2, dtype=dtype)
+    model = TokenModel(ModelConfig(cell, 6, layers, 5, 0.0), 11, seed=2, dtype=dtype)
     _randomize_biases(model.params, rng)
     _, states = model.step_logits(np.array([1, 4, 7, 9]), None)  # 4 distinct states
     rows = np.array([3, 0, 3, 3, 1, 0])  # state 2 has no continuation, states 3 and 0 several
@@ -346,7 +347,7 @@ def _sample_stepping_every_row(gen: NameGenerator, batch: int, rng, max_length: 
 def test_sampling_with_shared_prefixes_draws_what_stepping_every_row_draws(dtype):
     """Rows with the same prefix share one state: the same names, seed for seed, as stepping every row."""
     vocab = Vocabulary.from_items(["ab", "ba", "abc", "cab"])
-    model = CharModel(ModelConfig("lstm", 8, 1, 4, 0.0), len(vocab), seed=1, dtype=dtype)
+    model = TokenModel(ModelConfig("lstm", 8, 1, 4, 0.0), len(vocab), seed=1, dtype=dtype)
     gen = NameGenerator(model, vocab)
     shared = gen._sample_batch(300, 1.0, None, None, np.array([], dtype=np.int64), np.random.default_rng(3), 12, False)
     plain = _sample_stepping_every_row(gen, 300, np.random.default_rng(3), 12)

@@ -388,7 +388,7 @@ def test_help_builds_without_numpy():
 
 def test_light_cell_list_matches_the_engine():
     from rnnkit import nn
-    from rnnkit.text.config import CELLS
+    from rnnkit.lm.config import CELLS
 
     assert CELLS == tuple(nn.CELLS)
 

@@ -14,13 +14,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rnnkit.errors import RnnkitError
+from rnnkit.lm.batches import iter_eval_batches, pad_batch
 from rnnkit.text.data import (
     Batcher,
     count_predictions,
     display_name,
-    iter_eval_batches,
     load_surnames,
-    pad_batch,
     read_items,
     resolve_items,
     split_train_val,
@@ -106,7 +105,7 @@ UNICODE_ITEMS = ["josé", "straße", "muñoz", "иван", "st. john", "emma"]
 def test_vocab_is_sorted_with_boundary_at_zero():
     """Vocabulary ids: the boundary is 0 (bos == eos), then the characters in code-point order."""
     vocab = Vocabulary.from_items(["cab", "bad"])
-    assert ("a", "b", "c", "d") == vocab.chars
+    assert ("a", "b", "c", "d") == vocab.tokens
     assert 5 == len(vocab)
     assert 0 == vocab.bos == vocab.eos
     assert [".", "a", "b", "c", "d"] == [vocab.token(i) for i in range(len(vocab))]

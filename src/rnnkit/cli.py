@@ -15,41 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-HELP = {
-    # model
-    "cell": "recurrent cell: rnn, lstm or gru",
-    "hidden_size": "units in each recurrent layer's hidden state",
-    "num_layers": "recurrent layers stacked",
-    "embedding_size": "size of the learned character vectors",
-    "dropout": "dropout between layers and before the output layer while training, in [0, 1)",
-    # training
-    "optimizer": "adam or sgd (the seed's plain gradient descent)",
-    "lr": "peak learning rate",
-    "lr_schedule": "cosine (warm-up, then down to --min-lr at --max-steps) or constant",
-    "warmup_steps": "linear warm-up steps of the cosine schedule",
-    "min_lr": "learning rate at the end of the cosine schedule",
-    "beta_1": "Adam's first-moment decay",
-    "beta_2": "Adam's second-moment decay",
-    "decay": "Keras-style learning-rate decay lr / (1 + decay * step), as the seed's music model",
-    "weight_decay": "decoupled weight decay (AdamW)",
-    "clip_norm": "clip the global gradient norm to this (the default clipping)",
-    "clip_value": "clip every gradient entry into [-v, v] instead (the seed's clip)",
-    "batch_size": "sequences per training step",
-    "max_steps": "training steps; the learning-rate schedule spans them (default: 5000, or with --max-time alone "
-    "as many as fit)",
-    "max_time": "stop after this many seconds of training, evaluations included; alone, the cosine schedule follows "
-    "the clock down to --min-lr. On --resume it is the run's total: earlier sessions count",
-    "eval_every": "evaluate, print samples and checkpoint every this many steps",
-    "patience": "stop after this many evaluations without a better validation loss",
-    "seed": "seed of every random choice (weights, data order, dropout)",
-    "num_samples": "samples printed at each evaluation",
-    # data
-    "data": "'surnames' (the bundled 88,799 US Census surnames) or a UTF-8 text file, one item per line",
-    "val_data": "a separate validation file, instead of holding out part of --data",
-    "val_fraction": "share of --data held out for validation (at most --max-val items; not with --val-data)",
-    "max_val": "most items held out for validation (not with --val-data)",
-    "dedupe": "drop repeated items",
-}
+from rnnkit.flags import HELP, THREADS_HELP
 
 
 def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), unset: Sequence[str] = ()) -> None:
@@ -87,8 +53,9 @@ def config_from_args(cls, args: argparse.Namespace):
 def text_train(args: argparse.Namespace) -> int:
     from rnnkit.config import TrainConfig
     from rnnkit.errors import RnnkitError
+    from rnnkit.lm.config import ModelConfig
     from rnnkit.text import train as text
-    from rnnkit.text.config import DataConfig, ModelConfig
+    from rnnkit.text.config import DataConfig
 
     if args.resume:
         summary = text.resume(args.resume, max_time=args.max_time, progress=not args.quiet)
@@ -190,12 +157,11 @@ def text_score(args: argparse.Namespace) -> int:
     return 0
 
 
-THREADS_HELP = "BLAS threads (default: the library's choice)"
 MAX_THREADS = 1024
 
 
 def add_text(sub) -> None:
-    from rnnkit.text.config import ModelConfig
+    from rnnkit.lm.config import ModelConfig
 
     text = sub.add_parser("text", help="the character-level name generator").add_subparsers(
         dest="action", required=True, metavar="ACTION"

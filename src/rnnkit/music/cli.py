@@ -10,7 +10,7 @@ import argparse
 import dataclasses
 import time
 
-# flag help where the music model differs from the name model's wording in rnnkit.cli.HELP
+# flag help where the music model differs from the name model's wording in rnnkit.flags.HELP
 MUSIC_HELP = {
     "embedding_size": "size of the learned token vectors (the seed's one-hot input times W)",
     "hidden_size": "units in each recurrent layer's hidden state (the seed's n_a)",
@@ -23,7 +23,7 @@ MUSIC_HELP = {
 
 def _preset_flags(group, cls, part: str) -> None:
     """One flag per field of cls with default None: the preset fills what is not given."""
-    from rnnkit.cli import HELP
+    from rnnkit.flags import HELP
     from rnnkit.music.config import PRESETS, preset_configs
 
     default_m, default_t = preset_configs("default")
@@ -42,8 +42,8 @@ def _preset_flags(group, cls, part: str) -> None:
 
 def add_music(sub) -> None:
     """Add `music` and its actions to the top-level subparsers."""
-    from rnnkit.cli import THREADS_HELP
     from rnnkit.config import TrainConfig
+    from rnnkit.flags import THREADS_HELP
     from rnnkit.music.config import ModelConfig
 
     music = sub.add_parser("music", help="the melody generator (LSTM over (pitch, duration) tokens, MIDI out)")

@@ -1,6 +1,6 @@
 """The melody model's settings and its two presets, kept free of numpy so the command line starts quickly.
 
-The melody model is the name model's network (see `rnnkit.music.model`), so its ModelConfig is the text one with
+The melody model is the core's token model (`rnnkit.lm.model.TokenModel`), so its ModelConfig is the core's with
 other defaults. `preset_configs` resolves a preset plus explicit flags into the two configs a run saves.
 """
 
@@ -10,11 +10,11 @@ from dataclasses import dataclass, fields
 
 from rnnkit.config import TrainConfig
 from rnnkit.errors import RnnkitError
-from rnnkit.text.config import ModelConfig as _TextModelConfig
+from rnnkit.lm import config as lm_config
 
 
 @dataclass(frozen=True)
-class ModelConfig(_TextModelConfig):
+class ModelConfig(lm_config.ModelConfig):
     """The melody model's shape; the defaults are the `default` preset's."""
 
     cell: str = "lstm"  # rnn | lstm | gru

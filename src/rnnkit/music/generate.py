@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.errors import RnnkitError
-from rnnkit.music.model import MelodyModel
+from rnnkit.lm.model import TokenModel
+from rnnkit.lm.sample import next_ids
+from rnnkit.lm.vocab import BOUNDARY_ID
 from rnnkit.music.tokens import (
-    BOUNDARY_ID,
     C_MAJOR,
     Event,
     Key,
@@ -28,7 +29,6 @@ from rnnkit.music.tokens import (
     transpose,
     transpose_to_c,
 )
-from rnnkit.text.generate import next_ids
 
 EVENT_BYTES = 400  # one generated event on its way to a file: its id, its (pitch, duration), two MIDI messages
 
@@ -63,14 +63,14 @@ class MelodyGenerator:
 
     Parameters
     ----------
-    model : MelodyModel
+    model : TokenModel
     vocab : rnnkit.music.tokens.Vocabulary
     transposed : whether the model was trained on melodies moved to C major / A minor
     tempo_bpm, time_signature : defaults for the MIDI files written (from the training data)
     """
 
     def __init__(
-        self, model: MelodyModel, vocab, transposed: bool = True, tempo_bpm: float = 100.0, time_signature=(4, 4)
+        self, model: TokenModel, vocab, transposed: bool = True, tempo_bpm: float = 100.0, time_signature=(4, 4)
     ):
         self.model, self.vocab, self.transposed = model, vocab, transposed
         self.tempo_bpm, self.time_signature = float(tempo_bpm), tuple(time_signature)

@@ -10,18 +10,20 @@ DURATIONS are the binary values and their dotted forms from a sixteenth to a bre
 `quantize_duration` rounds a length to the nearest of them on a log scale and clamps at both ends.
 `events_from_notes`, used by the MIDI reader and the corpus preparation, keeps every onset on the
 sixteenth grid instead: a note gets the longest allowed value that fits before the next onset and the rest
-of that gap becomes rest events (`split_duration`), so bar lines never drift. numpy and stdlib only.
+of that gap becomes rest events (`split_duration`), so bar lines never drift. numpy, stdlib and the core's
+vocabulary only.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from rnnkit.errors import DataError
+from rnnkit.lm.vocab import TokenVocabulary
 
 REST = -1  # the pitch of a rest event
 DURATIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)  # quarter lengths
@@ -317,9 +319,6 @@ def events_from_notes(
 
 # --------------------------------------------------------------------------------------- vocabulary
 
-BOUNDARY_ID = 0
-BOUNDARY_SHOWN = "|"  # how the boundary is printed
-
 
 class UnknownTokenError(DataError, ValueError):
     """An event that has no id in the vocabulary."""
@@ -330,27 +329,23 @@ def _token(event: Sequence) -> Event:
     return int(p), float(d)
 
 
-@dataclass(frozen=True)
-class Vocabulary:
+class Vocabulary(TokenVocabulary):
     """The (pitch, duration) tokens of the training melodies, sorted, after a boundary token at id 0.
 
-    Like the text vocabulary, id 0 starts and ends every piece; ids 1..n are the tokens in (pitch,
-    duration) order, rests (pitch -1) first. The order depends only on the set of tokens, so building
-    from the same melodies in any order gives the same ids.
+    Like the text vocabulary (both are `rnnkit.lm.vocab.TokenVocabulary`), id 0 starts and ends every piece;
+    ids 1..n are the tokens in (pitch, duration) order, rests (pitch -1) first. The order depends only on the
+    set of tokens, so building from the same melodies in any order gives the same ids.
     """
 
-    tokens: tuple[Event, ...]  # id i + 1 is tokens[i]
-    _index: dict[Event, int] = field(init=False, repr=False, compare=False)
+    BOUNDARY_SHOWN = "|"
+    WHAT = "music"
 
-    def __post_init__(self) -> None:
-        tokens = tuple(_token(t) for t in self.tokens)
-        if list(tokens) != sorted(set(tokens)):
-            raise DataError("vocabulary tokens must be unique and sorted")
-        for p, d in tokens:
-            if not (p == REST or 0 <= p <= 127) or not d > 0:
-                raise DataError(f"not a (pitch, duration) token: {(p, d)}")
-        object.__setattr__(self, "tokens", tokens)
-        object.__setattr__(self, "_index", {t: i + 1 for i, t in enumerate(tokens)})
+    @classmethod
+    def check_token(cls, token) -> Event:
+        p, d = _token(token)
+        if not (p == REST or 0 <= p <= 127) or not d > 0:
+            raise DataError(f"not a (pitch, duration) token: {(p, d)}")
+        return p, d
 
     @classmethod
     def from_melodies(cls, melodies: Iterable[Melody | Iterable[Event]]) -> Vocabulary:
@@ -361,30 +356,6 @@ class Vocabulary:
         if not tokens:
             raise DataError("cannot build a vocabulary: the melodies contain no events")
         return cls(tuple(sorted(tokens)))
-
-    @property
-    def bos(self) -> int:
-        """Id that starts every piece (the boundary)."""
-        return BOUNDARY_ID
-
-    @property
-    def eos(self) -> int:
-        """Id that ends every piece (the same boundary)."""
-        return BOUNDARY_ID
-
-    def __len__(self) -> int:
-        """Number of ids: the tokens plus the boundary."""
-        return len(self.tokens) + 1
-
-    def __contains__(self, event: object) -> bool:
-        try:
-            return _token(event) in self._index  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return False
-
-    def token(self, i: int) -> Event | str:
-        """The event of id `i`, or "|" for the boundary."""
-        return BOUNDARY_SHOWN if i == BOUNDARY_ID else self.tokens[i - 1]
 
     def nearest(self, event: Event) -> Event:
         """The known token closest to `event`: a rest maps to a rest, a note to a note when there is one.
@@ -420,28 +391,11 @@ class Vocabulary:
             ids.append(i)
         return np.array(ids, dtype=np.int64)  # (T,)
 
-    def decode(self, ids: Iterable[int]) -> list[Event]:
-        """The events of `ids`; boundary ids are skipped."""
-        out = []
-        for i in ids:
-            i = int(i)
-            if not 0 <= i < len(self):
-                raise ValueError(f"id {i} is outside the vocabulary of {len(self)} ids")
-            if i != BOUNDARY_ID:
-                out.append(self.tokens[i - 1])
-        return out
+    @staticmethod
+    def token_to_json(token: Event) -> list:
+        p, d = token
+        return [p, d]
 
-    def to_json(self) -> dict:
-        """A JSON-serialisable dict; `from_json` reads it back."""
-        return {"boundary_id": BOUNDARY_ID, "tokens": [[p, d] for p, d in self.tokens]}
-
-    @classmethod
-    def from_json(cls, d: dict) -> Vocabulary:
-        """The vocabulary saved by `to_json`."""
-        if not isinstance(d, dict) or "tokens" not in d or d.get("boundary_id", BOUNDARY_ID) != BOUNDARY_ID:
-            raise DataError("not a saved music vocabulary: expected {'boundary_id': 0, 'tokens': [[p, d], ...]}")
-        try:
-            tokens = tuple(_token(t) for t in d["tokens"])
-        except (TypeError, ValueError):
-            raise DataError("not a saved music vocabulary: tokens must be [pitch, duration] pairs") from None
-        return cls(tokens)
+    @staticmethod
+    def token_from_json(value) -> Event:
+        return _token(value)

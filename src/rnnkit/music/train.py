@@ -21,13 +21,14 @@ import numpy as np
 import rnnkit
 from rnnkit.config import TrainConfig
 from rnnkit.errors import DataError, RnnkitError
+from rnnkit.lm.evaluate import mean_nll
+from rnnkit.lm.model import TokenModel
+from rnnkit.lm.vocab import BOUNDARY_ID
 from rnnkit.music.config import DEFAULT_EPOCHS, ModelConfig
 from rnnkit.music.generate import MelodyGenerator, format_events
-from rnnkit.music.model import MelodyModel
-from rnnkit.music.tokens import BOUNDARY_ID, Melody, Vocabulary, transpose_to_c
+from rnnkit.music.tokens import Melody, Vocabulary, transpose_to_c
 from rnnkit.nn import cross_entropy
 from rnnkit.rundir import RunDir
-from rnnkit.text.data import iter_eval_batches
 from rnnkit.training import Trainer
 
 BACH = "bach"  # the bundled soprano lines of the Bach chorales
@@ -214,7 +215,7 @@ def load_data(data: DataConfig, melodies: list[Melody], vocab: Vocabulary | None
 class MusicTask:
     """Random Tx-step windows through the melody model with the cross-entropy at every step."""
 
-    def __init__(self, model: MelodyModel, generator: MelodyGenerator, data: MusicData, tx: int, config: TrainConfig):
+    def __init__(self, model: TokenModel, generator: MelodyGenerator, data: MusicData, tx: int, config: TrainConfig):
         self.model, self.generator, self.data = model, generator, data
         self.params, self.grads = model.params, model.grads
         self.batcher = WindowBatcher(stream(data.train_ids), tx, config.batch_size, seed=config.seed)
@@ -247,17 +248,12 @@ class MusicTask:
         self.batcher.load_state_dict(state)
 
 
-def negative_log_likelihood(model: MelodyModel, encoded: list[np.ndarray], batch_size: int = 256) -> dict[str, Any]:
+def negative_log_likelihood(model: TokenModel, encoded: list[np.ndarray], batch_size: int = 256) -> dict[str, Any]:
     """Mean NLL per token of whole pieces read from their start; the end of each piece counts as a token."""
     if not encoded:
         raise RnnkitError("no held-out pieces to evaluate")
-    total, count = 0.0, 0
-    for inputs, targets, mask in iter_eval_batches(encoded, batch_size):  # (T, B) each
-        logits, _, _ = model.forward(inputs)  # (T, B, V)
-        loss, _ = cross_entropy(logits.astype(np.float64), targets, mask)
-        total += loss * mask.sum()
-        count += int(mask.sum())
-    return {"nll": total / count, "tokens": count, "pieces": len(encoded)}
+    nll, count = mean_nll(model, encoded, batch_size)
+    return {"nll": nll, "tokens": count, "pieces": len(encoded)}
 
 
 # ------------------------------------------------------------------------------------------------- runs
@@ -287,7 +283,7 @@ def build(run: RunDir, config: dict[str, Any], data: MusicData) -> Trainer:
     """The Trainer (with its task, model and generator) of a resolved config and the data it names."""
     data_cfg = _data_config(config["data"])
     model_cfg, train_cfg = ModelConfig(**config["model"]), TrainConfig(**config["train"])
-    model = MelodyModel(model_cfg, len(data.vocab), seed=train_cfg.seed)
+    model = TokenModel(model_cfg, len(data.vocab), seed=train_cfg.seed)
     stats = config.get("stats") or _stats(data)
     generator = MelodyGenerator(model, data.vocab, data_cfg.transpose, stats["tempo_bpm"], stats["time_signature"])
     task = MusicTask(model, generator, data, data_cfg.tx, train_cfg)
@@ -430,7 +426,7 @@ def load_run(run: str | Path | None = None) -> LoadedRun:
     except (KeyError, TypeError, ValueError) as e:
         raise RnnkitError(f"{rd}: config.json or vocab.json is from an incompatible version ({e})") from None
     arrays, _ = rd.load_model()
-    model = MelodyModel(model_cfg, len(vocab))
+    model = TokenModel(model_cfg, len(vocab))
     model.load_params(arrays)
     transposed = bool(config["data"]["transpose"])
     generator = MelodyGenerator(model, vocab, transposed, stats["tempo_bpm"], tuple(stats["time_signature"]))

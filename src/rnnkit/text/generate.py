@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.errors import RnnkitError
+from rnnkit.lm.evaluate import sequence_log_probs
+from rnnkit.lm.model import TokenModel
+from rnnkit.lm.sample import next_ids
 from rnnkit.nn import log_softmax
-from rnnkit.text.data import count_predictions, display_name, iter_eval_batches
-from rnnkit.text.model import CharModel
+from rnnkit.text.data import count_predictions, display_name
 from rnnkit.text.vocab import Vocabulary
 
 SAMPLE_BATCH = 10_000  # names drawn together at most: the sampler holds about 150 MB however many are asked for
@@ -37,57 +39,18 @@ def _progress_bar(total: int, unit: str):
     return tqdm(total=total, unit=f" {unit}", leave=False, disable=None)
 
 
-def filter_logits(logits: np.ndarray, temperature: float, top_k: int | None, top_p: float | None) -> np.ndarray:
-    """Probabilities (B, V) from logits (B, V) after temperature, top-k and nucleus (top-p) filtering."""
-    z = logits.astype(np.float64) / temperature
-    if top_k is not None and top_k < z.shape[1]:
-        kth = np.partition(z, -top_k, axis=1)[:, -top_k][:, None]
-        z = np.where(z < kth, -np.inf, z)
-    probs = np.exp(log_softmax(z))
-    if top_p is not None and top_p < 1.0:
-        order = np.argsort(-probs, axis=1)
-        sorted_p = np.take_along_axis(probs, order, axis=1)
-        # keep the smallest set of most likely tokens whose mass reaches top_p (always at least one)
-        drop_sorted = np.cumsum(sorted_p, axis=1) - sorted_p >= top_p
-        drop = np.zeros_like(drop_sorted)
-        np.put_along_axis(drop, order, drop_sorted, axis=1)
-        probs = np.where(drop, 0.0, probs)
-        probs /= probs.sum(axis=1, keepdims=True)
-    return probs
-
-
-def draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One index per row of probs (B, V), by inverse CDF: (B,). Rows need not sum to 1, only be >= 0."""
-    cdf = np.cumsum(probs, axis=1)
-    u = rng.random((probs.shape[0], 1)) * cdf[:, -1:]
-    return np.minimum((cdf <= u).sum(axis=1), probs.shape[1] - 1)
-
-
-def next_ids(logits, temperature, top_k, top_p, rng, greedy) -> np.ndarray:
-    """The sampler's choice for each row of logits (B, V): (B,), the argmax when greedy."""
-    if greedy:
-        return logits.argmax(axis=1)
-    if top_k is None and top_p is None:  # `draw` over exp(z / temperature - max), one compiled pass per row
-        from rnnkit import kernels
-
-        ids = np.empty(len(logits), dtype=np.int64)
-        kernels.draw_from_logits(logits, float(temperature), rng.random(len(logits)), ids)
-        return ids
-    return draw(filter_logits(logits, temperature, top_k, top_p), rng)
-
-
 class NameGenerator:
     """A trained character model with its vocabulary.
 
     Parameters
     ----------
-    model : CharModel
+    model : TokenModel
     vocab : Vocabulary
     title_case : show names in Title case and read given names case-insensitively (the surnames data set)
     training_items : the training data, for `novel` sampling (may be empty)
     """
 
-    def __init__(self, model: CharModel, vocab: Vocabulary, title_case: bool = False, training_items=()):
+    def __init__(self, model: TokenModel, vocab: Vocabulary, title_case: bool = False, training_items=()):
         self.model, self.vocab, self.title_case = model, vocab, title_case
         self.training_items = frozenset(training_items)
         model.eval()
@@ -259,47 +222,20 @@ class NameGenerator:
         return float(logp[np.arange(len(prefix_ids)), prefix_ids].sum())
 
     # -- scoring ---------------------------------------------------------------------------------------------
-    def _check_batch_memory(self, encoded: Sequence[np.ndarray], batch_size: int) -> None:
-        from rnnkit.memory import recurrent_batch_bytes, require_memory
-
-        if not encoded:
-            return
-        c = self.model.config
-        longest = max(len(e) for e in encoded) + 1
-        need = recurrent_batch_bytes(
-            c.cell, self.model.vocab_size, c.hidden_size, c.num_layers, longest, min(batch_size, len(encoded))
-        )
-        require_memory(need, f"reading items of up to {longest - 1:,} characters")
-
-    def _sequence_log_probs(self, encoded: Sequence[np.ndarray], batch_size: int = 512) -> np.ndarray:
-        """log P(item, end) for every encoded item, in the given order: (N,)."""
-        self._check_batch_memory(encoded, batch_size)
-        order = np.argsort([len(e) for e in encoded], kind="stable")
-        out = np.empty(len(encoded))
-        start = 0
-        for inputs, targets, mask in iter_eval_batches([encoded[i] for i in order], batch_size):
-            logits, _, _ = self.model.forward(inputs)  # (T, B, V)
-            logp = log_softmax(logits.astype(np.float64))
-            picked = np.take_along_axis(logp, targets[..., None], axis=2)[..., 0]  # (T, B)
-            sums = np.where(mask, picked, 0.0).sum(axis=0)  # (B,)
-            out[order[start : start + len(sums)]] = sums
-            start += len(sums)
-        return out
-
     def score(self, names: Iterable[str]) -> list[Scored]:
         """The natural-log probability of each name (its characters and the end token) under the model."""
         names = list(names)
         if any(not self._normalize(name) for name in names):
             raise RnnkitError("cannot score an empty name: a name has at least one character")
         encoded = [self._encode(name, "name") for name in names]
-        return [Scored(n, float(lp)) for n, lp in zip(names, self._sequence_log_probs(encoded), strict=True)]
+        return [Scored(n, float(lp)) for n, lp in zip(names, sequence_log_probs(self.model, encoded), strict=True)]
 
     def evaluate(self, items: Sequence[str]) -> dict[str, float | int]:
         """Mean negative log-likelihood per character (each item counts len + 1 predictions), as makemore."""
         encoded = [self._encode(item, "item") for item in items]
         if not encoded:
             raise RnnkitError("nothing to evaluate")
-        total = -self._sequence_log_probs(encoded).sum()
+        total = -sequence_log_probs(self.model, encoded).sum()
         chars = count_predictions(encoded)
         nll = total / chars
         return {"nll": nll, "bpc": nll / math.log(2), "perplexity": math.exp(nll), "items": len(items), "chars": chars}

@@ -12,12 +12,14 @@ import numpy as np
 import rnnkit
 from rnnkit.config import TrainConfig
 from rnnkit.errors import RnnkitError
+from rnnkit.lm.config import ModelConfig
+from rnnkit.lm.evaluate import mean_nll
+from rnnkit.lm.model import TokenModel
 from rnnkit.nn import cross_entropy
 from rnnkit.rundir import RunDir
-from rnnkit.text.config import DataConfig, ModelConfig
-from rnnkit.text.data import SURNAMES, Batcher, iter_eval_batches, read_items, resolve_items, split_train_val
+from rnnkit.text.config import DataConfig
+from rnnkit.text.data import SURNAMES, Batcher, read_items, resolve_items, split_train_val
 from rnnkit.text.generate import NameGenerator
-from rnnkit.text.model import CharModel
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.training import Trainer
 
@@ -25,9 +27,9 @@ ITEMS = "items.txt.gz"  # the training items, kept with the run for `sample --no
 
 
 class NameTask:
-    """Minibatches of padded names through the CharModel with the masked cross-entropy."""
+    """Minibatches of padded names through the TokenModel with the masked cross-entropy."""
 
-    def __init__(self, model: CharModel, generator: NameGenerator, train: list[np.ndarray], val, config: TrainConfig):
+    def __init__(self, model: TokenModel, generator: NameGenerator, train: list[np.ndarray], val, config: TrainConfig):
         self.model, self.generator = model, generator
         self.params, self.grads = model.params, model.grads
         self.batcher = Batcher(train, config.batch_size, seed=config.seed, sort_chunk=8)
@@ -46,14 +48,9 @@ class NameTask:
         if not self.val:
             return None
         self.model.eval()
-        total, count = 0.0, 0
-        for inputs, targets, mask in iter_eval_batches(self.val, 512):
-            logits, _, _ = self.model.forward(inputs)
-            loss, _ = cross_entropy(logits.astype(np.float64), targets, mask)
-            total += loss * mask.sum()
-            count += int(mask.sum())
+        nll, _ = mean_nll(self.model, self.val, 512)
         self.model.train()
-        return total / count
+        return nll
 
     def samples(self, n: int, rng: np.random.Generator) -> list[str]:
         self.model.eval()
@@ -116,7 +113,7 @@ def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary | None = None):
         chars = " ".join(repr(c) for c in sorted(unknown))
         raise RnnkitError(f"the validation data has characters the run's vocabulary lacks: {chars}")
     check_memory(model_cfg, train_cfg, len(vocab), train_items, val_items)
-    model = CharModel(model_cfg, len(vocab), seed=train_cfg.seed)
+    model = TokenModel(model_cfg, len(vocab), seed=train_cfg.seed)
     generator = NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=train_items)
     encode = lambda items: [vocab.encode(s) for s in items]  # noqa: E731
     task = NameTask(model, generator, encode(train_items), encode(val_items), train_cfg)
@@ -191,7 +188,7 @@ def load(run: str | Path | None = None) -> NameGenerator:
     except (KeyError, TypeError, ValueError) as e:
         raise RnnkitError(f"{rd}: config.json or vocab.json is from an incompatible version ({e})") from None
     arrays, _ = rd.load_model()
-    model = CharModel(model_cfg, len(vocab))
+    model = TokenModel(model_cfg, len(vocab))
     model.load_params(arrays)
     if data.data == SURNAMES:
         items = resolve_items(SURNAMES)

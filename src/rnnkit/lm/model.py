@@ -1,7 +1,9 @@
-"""The character-level language model: Embedding -> recurrent stack -> dropout -> Linear -> softmax.
+"""The token model the applications share: Embedding -> recurrent stack -> dropout -> Linear -> softmax.
 
-At every step the network reads the previous character and predicts the next one (the seed's part 1), over a
-minibatch of padded names at once.
+At every step the network reads the previous token and predicts the next one, over a minibatch at once: a
+character of a name (the seed's part 1), or a melody event (pitch, duration), the seed's djmodel with one LSTM
+and one softmax layer shared across the Tx steps. The embedding lookup W[id] is exactly the seed's one-hot input
+times a weight matrix.
 """
 
 from __future__ import annotations
@@ -12,18 +14,18 @@ import numpy as np
 
 from rnnkit import nn
 from rnnkit.errors import RnnkitError
-from rnnkit.text.config import ModelConfig
+from rnnkit.lm.config import ModelConfig
 
 
 @dataclass(frozen=True)
-class CharModelCache:
+class TokenModelCache:
     ids: np.ndarray  # (T, B)
     rnn: nn.StackCache
     top: np.ndarray  # (T, B, H) the stack's output after dropout, the head's input
     mask: np.ndarray | None  # (T, B, H) the dropout mask before the head, or None
 
 
-class CharModel:
+class TokenModel:
     """params/grads: flat dicts "embed.W", "rnn.<layer>.<name>", "head.W", "head.b"."""
 
     def __init__(self, config: ModelConfig, vocab_size: int, seed: int = 0, dtype=np.float32):
@@ -65,7 +67,7 @@ class CharModel:
 
     def forward(
         self, ids: np.ndarray, states: list | None = None, rng: np.random.Generator | None = None
-    ) -> tuple[np.ndarray, list, CharModelCache]:
+    ) -> tuple[np.ndarray, list, TokenModelCache]:
         """ids (T, B) -> logits (T, B, V), the final states of every layer, the cache.
 
         The embedding and the first layer's input projection run fused: a lookup in E W_ih^T + b (V, G*H).
@@ -77,9 +79,9 @@ class CharModel:
             mask = nn.dropout_mask(hs.shape, self.config.dropout, rng, self.dtype)
             hs = hs * mask
         logits, _ = self.head.forward(hs)  # (T, B, V)
-        return logits, states, CharModelCache(ids, rnn_cache, hs, mask)
+        return logits, states, TokenModelCache(ids, rnn_cache, hs, mask)
 
-    def backward(self, dlogits: np.ndarray, cache: CharModelCache) -> None:
+    def backward(self, dlogits: np.ndarray, cache: TokenModelCache) -> None:
         """Add the gradients of every parameter, given dL/dlogits (T, B, V)."""
         dhs = self.head.backward(dlogits, cache.top)  # (T, B, H)
         if cache.mask is not None:
