@@ -102,7 +102,6 @@ def test_a_character_only_in_the_validation_split_does_not_stop_training(tmp_pat
         (["--min-lr", "nan"], "--min-lr"),
         (["--lr", "inf"], "--lr"),
         (["--num-samples", "-1"], "--num-samples"),
-        (["--val-fraction", "nan"], "--val-fraction"),
     ],
 )
 def test_bad_training_flags_are_refused_before_the_run_exists(tmp_path, names_file, capsys, flags, fragment):
