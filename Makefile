@@ -1,7 +1,7 @@
 # The README's commands. Each creates .venv from pyproject.toml when it is missing.
 #   make demo    train a name model for about two minutes, print new surnames, then write a melody
 #   make test    the test suite (installs the test extra: pytest, hypothesis, torch as the oracle)
-#   make bench   the engine speed benchmark against torch
+#   make bench   the engine speed benchmark against torch, then the numpy and torch engines side by side
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -43,6 +43,7 @@ demo: $(CORE)
 # engine.py runs itself without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE and prints the BLAS kernel it got.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/engines.py $(BENCH_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts

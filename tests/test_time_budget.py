@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rnnkit.config import TrainConfig, learning_rate
+from rnnkit.engines.distributed import World
 from rnnkit.rundir import RunDir
 from rnnkit.training import Trainer
 
@@ -18,24 +19,66 @@ class FakeClock:
         return self.now
 
 
-class SlowStartTask:
-    """A task whose first steps are slow (kernels compiling) and whose evaluation takes a while, on a fake clock."""
+class SlowStartEngine:
+    """An engine whose first steps are slow (kernels compiling) and whose evaluation takes a while, on a fake clock.
+
+    It records the learning rate of every update.
+    """
+
+    world = World()
 
     def __init__(self, clock: FakeClock, first: float, step: float, evaluation: float):
         self.clock, self.first, self.step, self.evaluation = clock, first, step, evaluation
-        self.params = {"w": np.zeros(4, dtype=np.float32)}
-        self.grads = {"w": np.zeros(4, dtype=np.float32)}
-        self.steps = 0
+        self.steps, self.lrs = 0, []
 
-    def train_step(self, rng):
+    def forward_backward(self, batch, step):
         self.steps += 1
         self.clock.now += self.first if self.steps <= 2 else self.step
-        self.grads["w"][:] = 0.01
         return 1.0, 1
 
-    def evaluate(self):
+    def update(self, lr):
+        self.lrs.append(lr)
+
+    def evaluate(self, batches):
         self.clock.now += self.evaluation
         return 1.0 / self.steps
+
+    def export_params(self):
+        return {"w": np.zeros(4, dtype=np.float32)}
+
+    def export_optimizer(self):
+        return {}
+
+    def rng_state(self):
+        return {}
+
+    def carried_state(self):
+        return {}
+
+    def sync_model(self):
+        pass
+
+    def any_rank(self, flag):
+        return flag
+
+    def from_master(self, value):
+        return value
+
+    def describe(self):
+        return "engine: fake"
+
+    def close(self):
+        pass
+
+
+class Task:
+    model = None
+
+    def next_batch(self):
+        return None
+
+    def eval_batches(self):
+        return []
 
     def samples(self, n, rng):
         return []
@@ -49,22 +92,14 @@ class SlowStartTask:
 
 def _train(tmp_path, budget, first, step, evaluation, eval_every=200, **config):
     clock = FakeClock()
-    task = SlowStartTask(clock, first, step, evaluation)
+    engine = SlowStartEngine(clock, first, step, evaluation)
     cfg = TrainConfig(max_time=budget, eval_every=eval_every, num_samples=0, **config)
     run = RunDir(tmp_path / "run")
     run.create()
-    lrs = []
-    trainer = Trainer(cfg, task, run, progress=False, log=lambda *a: None)
+    trainer = Trainer(cfg, Task(), run, progress=False, log=lambda *a: None, engine=engine)
     trainer.clock = clock
-    step_fn = task.train_step
-
-    def recording_step(rng):
-        lrs.append(trainer.opt.lr)
-        return step_fn(rng)
-
-    task.train_step = recording_step
     summary = trainer.train()
-    return summary, clock.now, lrs, cfg
+    return summary, clock.now, engine.lrs, cfg
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ HELP = {
     "weight_decay": "decoupled weight decay (AdamW)",
     "clip_norm": "clip the global gradient norm to this (the default clipping)",
     "clip_value": "clip every gradient entry into [-v, v] instead (the seed's clip)",
-    "batch_size": "sequences per training step",
+    "batch_size": "sequences per training step, per process: under torchrun the global batch is WORLD_SIZE times this",
     "max_steps": "training steps; the learning-rate schedule spans them (default: 5000, or with --max-time alone "
     "as many as fit)",
     "max_time": "stop after this many seconds of training, evaluations included; alone, the cosine schedule follows "
