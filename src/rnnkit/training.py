@@ -44,7 +44,7 @@ class Task(Protocol):
 
 WARM_UP_STEPS = 3  # steps of each session left out of the pace: the first ones compile the kernels
 EVAL_RESERVE = 0.08  # share of --max-time kept for the final evaluation until one has been timed
-EVAL_MARGIN = 1.25  # then this many times the last evaluation's seconds: they vary with the machine's load
+EVAL_MARGIN = 1.5  # then this many times the slowest evaluation's seconds: they vary with the machine's load
 FIRST_EVAL = 0.1  # with --max-time, evaluate once this share of it has passed if --eval-every has not yet
 
 
@@ -184,7 +184,7 @@ class Trainer:
         self._interrupted = True
 
     def _final_eval_s(self, eval_s: float | None) -> float:
-        """Seconds to keep for the final evaluation: the last one measured, with a margin; before any,
+        """Seconds to keep for the final evaluation: the slowest one measured, with a margin; before any,
         EVAL_RESERVE of the budget (the first one also loads the plotting library and the sampler's kernels)."""
         return EVAL_MARGIN * eval_s if eval_s is not None else EVAL_RESERVE * self.config.max_time
 
@@ -225,11 +225,12 @@ class Trainer:
         start = clock() - self.elapsed
         session_start, session_targets, session_steps = clock(), 0, 0
         step_s: float | None = None  # seconds per step, a running mean once compilation is over
-        eval_s: float | None = None  # seconds the last evaluation took, checkpoint and plot included
+        last_step_s = 0.0  # the last step's seconds, while the first steps run
+        eval_s: float | None = None  # seconds the slowest evaluation took, checkpoint and plot included
         time_used = 0.0  # share of the training time spent, for a schedule that follows the clock
         try:
             while self.max_steps is None or self.step < self.max_steps:
-                time_up = self._time_is_up(step_s, eval_s)
+                time_up = self._time_is_up(step_s if step_s is not None else last_step_s, eval_s)
                 if by_clock:  # the share of the training time used: the time left less the final evaluation's
                     horizon = c.max_time - self._final_eval_s(eval_s)
                     time_used = max(time_used, self.elapsed / max(horizon, 1e-9))  # never back up the cosine
@@ -252,9 +253,11 @@ class Trainer:
                 now = clock()
                 self.step += 1
                 session_steps += 1
+                dt = now - t0
                 if session_steps > WARM_UP_STEPS:  # the first steps compile kernels: they say nothing of the pace
-                    dt = now - t0
                     step_s = dt if step_s is None else 0.9 * step_s + 0.1 * dt
+                elif step_s is None:  # until then the last step is the best guess there is
+                    last_step_s = dt
                 self.loss_sum += loss * n
                 self.loss_count += n
                 self.targets_seen += n
@@ -275,7 +278,7 @@ class Trainer:
                 if self.step % c.eval_every == 0 or self.step == self.max_steps or self._interrupted or untimed:
                     t0 = clock()
                     stop = self.loss_count and self._evaluate()
-                    eval_s = clock() - t0
+                    eval_s = max(eval_s or 0.0, clock() - t0)
                     self.elapsed = clock() - start
                     if stop:
                         reason = "patience"
