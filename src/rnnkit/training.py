@@ -44,7 +44,7 @@ class Task(Protocol):
 
 WARM_UP_STEPS = 3  # steps of each session left out of the pace: the first ones compile the kernels
 EVAL_RESERVE = 0.08  # share of --max-time kept for the final evaluation until one has been timed
-EVAL_MARGIN = 1.5  # then this many times the slowest evaluation's seconds: they vary with the machine's load
+EVAL_MARGIN = 1.5  # then this many times the last evaluation's seconds: they vary with the machine's load
 FIRST_EVAL = 0.1  # with --max-time, evaluate once this share of it has passed if --eval-every has not yet
 
 
@@ -184,7 +184,7 @@ class Trainer:
         self._interrupted = True
 
     def _final_eval_s(self, eval_s: float | None) -> float:
-        """Seconds to keep for the final evaluation: the slowest one measured, with a margin; before any,
+        """Seconds to keep for the final evaluation: the last one measured, with a margin; before any,
         EVAL_RESERVE of the budget (the first one also loads the plotting library and the sampler's kernels)."""
         return EVAL_MARGIN * eval_s if eval_s is not None else EVAL_RESERVE * self.config.max_time
 
@@ -226,7 +226,7 @@ class Trainer:
         session_start, session_targets, session_steps = clock(), 0, 0
         step_s: float | None = None  # seconds per step, a running mean once compilation is over
         last_step_s = 0.0  # the last step's seconds, while the first steps run
-        eval_s: float | None = None  # seconds the slowest evaluation took, checkpoint and plot included
+        eval_s: float | None = None  # seconds the last evaluation took, checkpoint and plot included
         time_used = 0.0  # share of the training time spent, for a schedule that follows the clock
         try:
             while self.max_steps is None or self.step < self.max_steps:
@@ -271,14 +271,19 @@ class Trainer:
                     if by_clock and step_s:  # the steps that still fit, for the bar
                         bar.total = self.step + max(0, int((c.max_time - self.elapsed) / step_s))
                 # with a time budget, the first evaluation comes early enough to know its cost before the last one
-                untimed = c.max_time is not None and eval_s is None and self.elapsed >= FIRST_EVAL * c.max_time
+                untimed = (  # after the steps that compile: an evaluation then is one like the last will be
+                    c.max_time is not None
+                    and eval_s is None
+                    and session_steps > WARM_UP_STEPS
+                    and self.elapsed >= FIRST_EVAL * c.max_time
+                )
                 if self.engine.world.size > 1:  # every rank evaluates and stops at the same step, or the others hang
                     untimed = self.engine.any_rank(untimed)
                     self._interrupted = self.engine.any_rank(self._interrupted)
                 if self.step % c.eval_every == 0 or self.step == self.max_steps or self._interrupted or untimed:
                     t0 = clock()
                     stop = self.loss_count and self._evaluate()
-                    eval_s = max(eval_s or 0.0, clock() - t0)
+                    eval_s = clock() - t0
                     self.elapsed = clock() - start
                     if stop:
                         reason = "patience"
