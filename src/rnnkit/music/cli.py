@@ -31,6 +31,8 @@ def _preset_flags(group, cls, part: str) -> None:
     seed_m, seed_t = preset_configs("seed")
     default, seed = (default_m, seed_m) if part == "model" else (default_t, seed_t)
     for f in dataclasses.fields(cls):
+        if f.name == "chords":  # a switch of its own, `--chords`
+            continue
         kind = str(f.type).split("|")[0].strip()
         convert = {"int": int, "float": float, "str": str}[kind]
         a, b = getattr(default, f.name), getattr(seed, f.name)
@@ -55,7 +57,9 @@ def add_music(sub) -> None:
         "prepare",
         help="extract melodies from music21's corpus or MIDI files into a corpus file",
         description="Extract monophonic melodies (the soprano line of a score, the top line of a MIDI track) "
-        "into a compact .npz corpus that `rnnkit music train --data FILE` reads without music21.",
+        "into a compact .npz corpus that `rnnkit music train --data FILE` reads without music21, with the chord "
+        "of every beat derived from the other parts (a score's other voices, a MIDI file's other tracks) when "
+        "every piece has them.",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--corpus", metavar="NAME", help="'bach' (the chorales) or a composer in music21's corpus")
@@ -84,6 +88,13 @@ def add_music(sub) -> None:
     g.add_argument("--val-fraction", type=float, default=0.1, help="share of the pieces held out (default: 0.1)")
     g.add_argument("--no-transpose", action="store_true", help="keep every piece in its own key (default: to C / Am)")
     g.add_argument("--tx", type=int, default=30, help="steps per training window, the seed's Tx (default: 30)")
+    g.add_argument(
+        "--chords",
+        action="store_true",
+        help="condition on chords: each step also reads the chord under the next event (root one-hot + 12 pitch "
+        "classes, as ImprovRNN) and where in the beat it starts; every piece needs chords (the bundled chorales "
+        "have them). Off: the unconditioned baseline",
+    )
     g = p.add_argument_group("preset")
     g.add_argument(
         "--preset",
@@ -113,7 +124,7 @@ def add_music(sub) -> None:
     )
     p.add_argument("run", nargs="?", help="run directory (default: the bundled Bach model)")
     p.add_argument("--out", default="song.mid", help="MIDI file to write (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=100, help="events (notes and rests) per melody (default: 100)")
+    p.add_argument("--steps", type=int, help="events (notes and rests) per melody (default: 100; with chords: theirs)")
     how = p.add_mutually_exclusive_group()
     how.add_argument(
         "--temperature", type=float, default=1.0, help="<1 safer, >1 wilder, 0 = greedy; 0 or 0.01 to 100 (default: 1)"
@@ -127,10 +138,26 @@ def add_music(sub) -> None:
     p.add_argument(
         "--tempo", type=float, metavar="BPM", help="quarter notes per minute, 4 to 1000 (default: the data's, or 100)"
     )
-    p.add_argument("--key", help="key to write in, e.g. G, 'F# minor', Bbm (default: C / Am, or the primer's key)")
+    p.add_argument(
+        "--key",
+        help="key to write in, e.g. G, 'F# minor', Bbm (default: C / Am, or the primer's or the chords' key; "
+        "over chords it moves melody and chords together)",
+    )
     p.add_argument("--instrument", default="piano", help="General MIDI name or program 0-127 (default: piano)")
     p.add_argument("--png", metavar="FILE.png", help="also draw a piano roll")
     p.add_argument("--wav", metavar="FILE.wav", help="also render audio with FluidSynth and a GM soundfont")
+    g = p.add_argument_group("over chords (default model: the bundled one trained with chords)")
+    over = g.add_mutually_exclusive_group()
+    over.add_argument(
+        "--chords",
+        metavar="SYMBOLS",
+        help="a progression, e.g. 'C G/B Am F | Dm G C C': each bar between '|' fills a bar of the meter, "
+        "text without bars is a chord per bar; m, dim, aug, 7, maj7, m7, dim7, m7b5, sus2, sus4, 6, m6, 9, "
+        "/bass, N.C. The melody lasts as long as the chords",
+    )
+    over.add_argument("--chords-from", metavar="FILE.mid", help="the chords of a MIDI file's accompaniment")
+    g.add_argument("--beats-per-chord", type=int, metavar="N", help="every chord of --chords lasts N beats")
+    g.add_argument("--chord-instrument", help="General MIDI instrument of the chord track (default: strings)")
     p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=music_generate)
 
@@ -139,9 +166,12 @@ def add_music(sub) -> None:
         help="held-out NLL and how generated melodies compare with real ones",
         description="Negative log-likelihood of the run's held-out pieces, and pitch-class, duration and interval "
         "divergences, scale consistency, range, distinct pitches and copy rate of N generated pieces against "
-        "them; the reference column measures the held-out pieces against the training pieces.",
+        "them; the reference column measures the held-out pieces against the training pieces. When the pieces "
+        "have chords, also the chord-tone ratios of N melodies generated over their progressions (a model "
+        "trained with chords is measured on those alone; one without is the baseline, deaf to the chords).",
     )
     p.add_argument("run", nargs="?", help="run directory (default: the bundled Bach model)")
+    p.add_argument("--chords", action="store_true", help="without RUN: the bundled model trained with chords")
     p.add_argument("-n", type=int, default=100, help="generated pieces (default: 100)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature, 0 or 0.01 to 100 (default: 1)")
     p.add_argument("--top-k", type=int, help="draw only from the k most likely events")
@@ -187,7 +217,11 @@ def music_prepare(args: argparse.Namespace) -> int:
         raise RnnkitError("no melodies found")
     save_corpus(melodies, out, meta)
     notes = sum(m.num_notes for m in melodies)
-    print(f"wrote {out}: {len(melodies)} melodies, {notes} notes")
+    with_chords = sum(m.chords is not None for m in melodies)
+    chords = "with the chords of every beat" if with_chords == len(melodies) else "no chords"
+    if 0 < with_chords < len(melodies):
+        chords += f" (only {with_chords} of the {len(melodies)} have an accompaniment to take them from)"
+    print(f"wrote {out}: {len(melodies)} melodies, {notes} notes, {chords}")
     print(f"train on it with: rnnkit music train --data {out}")
     return 0
 
@@ -259,11 +293,43 @@ def music_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progression(args: argparse.Namespace, time_signature: tuple[int, int]):
+    """The progression --chords or --chords-from names (None without either); bad input is a one-line error."""
+    from rnnkit.errors import RnnkitError
+
+    if args.chords is None and args.chords_from is None:
+        for flag, value in (("--beats-per-chord", args.beats_per_chord), ("--chord-instrument", args.chord_instrument)):
+            if value is not None:
+                raise RnnkitError(f"{flag} needs --chords or --chords-from")
+        return None
+    if args.steps is not None:
+        raise RnnkitError("--steps: over chords the melody lasts as long as the progression; drop --steps")
+    if args.prime:
+        raise RnnkitError("--prime cannot be combined with --chords or --chords-from")
+    if args.chords_from is not None:
+        if args.beats_per_chord is not None:
+            raise RnnkitError("--beats-per-chord applies to --chords, not to --chords-from")
+        from rnnkit.music.midi import read_progression
+
+        return read_progression(args.chords_from)
+    from rnnkit.music.chords import parse_progression
+
+    num, den = time_signature
+    bar = num * 4 / den
+    if not float(bar).is_integer():
+        bar = 4
+    return parse_progression(args.chords, args.beats_per_chord, int(bar))[1]
+
+
 def music_generate(args: argparse.Namespace) -> int:
     from rnnkit.errors import RnnkitError
     from rnnkit.music.train import load
 
-    gen = load(args.run)
+    over_chords = args.chords is not None or args.chords_from is not None
+    gen = load(args.run, chords=over_chords)
+    progression = _progression(args, gen.time_signature)
+    if progression is not None and not gen.chords:
+        _eprint(f"note: {args.run} was trained without chords: its melodies fill the chords' beats, deaf to them")
     prime = None
     if args.prime:
         from rnnkit.music.midi import read_midi
@@ -272,15 +338,18 @@ def music_generate(args: argparse.Namespace) -> int:
     n = args.n
     if args.greedy and n > 1:
         raise RnnkitError("--greedy writes one melody (it is deterministic); drop -n")
-    melodies = gen.generate(
-        n,
-        args.steps,
-        temperature=args.temperature,
-        greedy=args.greedy,
-        top_k=args.top_k,
-        prime=prime,
-        seed=args.seed,
-    )
+    if progression is not None:
+        melodies = gen.generate_over(progression, n, args.temperature, args.greedy, args.top_k, args.seed)
+    else:
+        melodies = gen.generate(
+            n,
+            100 if args.steps is None else args.steps,
+            temperature=args.temperature,
+            greedy=args.greedy,
+            top_k=args.top_k,
+            prime=prime,
+            seed=args.seed,
+        )
     signature = prime.time_signature if prime is not None else None
     tempo = args.tempo if args.tempo is not None else (prime.tempo_bpm if prime is not None else None)
     written = gen.write(
@@ -292,20 +361,27 @@ def music_generate(args: argparse.Namespace) -> int:
         time_signature=signature,
         png=args.png,
         wav=args.wav,
+        chord_instrument=args.chord_instrument or "strings",
     )
     for w in written:
         m = w.melody
         extra = "".join(f", {what} {path}" for what, path in (("piano roll", w.png), ("audio", w.wav)) if path)
-        print(f"wrote {w.midi}: {len(m)} events, {m.total_beats:g} beats, {m.key.name}, {m.tempo_bpm:g} bpm{extra}")
+        over = "" if m.chords is None else f" over {m.chords.total_beats:g} beats of chords"
+        print(
+            f"wrote {w.midi}: {len(m)} events, {m.total_beats:g} beats{over}, {m.key.name}, {m.tempo_bpm:g} bpm{extra}"
+        )
     return 0
 
 
 def music_eval(args: argparse.Namespace) -> int:
     import json
 
+    from rnnkit.errors import RnnkitError
     from rnnkit.music.train import DataConfig, evaluate, load_run, read_melodies
 
-    loaded = load_run(args.run)
+    if args.chords and args.run:
+        raise RnnkitError("--chords picks the bundled chord model; a RUN is evaluated as it was trained")
+    loaded = load_run(args.run, chords=args.chords)
     held = None
     if args.data:
         held = read_melodies(DataConfig(data=tuple(args.data)), warn=_eprint)
@@ -328,6 +404,14 @@ ROWS = (  # key, label, format, target
 )
 
 
+CHORD_ROWS = (  # key of the chord-tone ratios, label, target
+    ("count", "chord tones, by count", ""),
+    ("duration", "chord tones, by duration", ""),
+    ("on_beat", "chord tones, on the beat", "within 0.03 of the reference"),
+    ("off_beat", "chord tones, off the beat", ""),
+)
+
+
 def format_eval(result: dict) -> str:
     """The eval result as a text table: model against the held-out-vs-train reference."""
     h, g = result["held_out"], result["generated"]
@@ -336,7 +420,8 @@ def format_eval(result: dict) -> str:
         f"(perplexity {result['perplexity']:.2f})",
         f"generated: {g['pieces']} pieces, temperature {g['temperature']:g}"
         + (f", top-k {g['top_k']}" if g["top_k"] else "")
-        + f", seed {g['seed']}, the held-out pieces' lengths",
+        + f", seed {g['seed']}, "
+        + ("over the held-out pieces' chords" if result.get("chords") else "the held-out pieces' lengths"),
         "",
         f"{'metric':<26}{'model':>10}{'reference':>12}  target",
     ]
@@ -344,4 +429,13 @@ def format_eval(result: dict) -> str:
         m, r = fmt.format(result["model"][key]), fmt.format(result["reference"][key])
         lines.append(f"{label:<26}{m:>10}{r:>12}  {target}".rstrip())
     lines.append("reference: the held-out pieces against the training pieces")
+    tones = result.get("chord_tones")
+    if tones:
+        who = "the model, trained with chords" if result.get("chords") else "the model (no chords: the baseline)"
+        lines += ["", f"over the held-out pieces' chords: {who}, against the pieces' own melodies", ""]
+        lines.append(f"{'metric':<26}{'model':>10}{'reference':>12}  target")
+        for key, label, target in CHORD_ROWS:
+            m, r = f"{tones['model'][key]:.3f}", f"{tones['reference'][key]:.3f}"
+            lines.append(f"{label:<26}{m:>10}{r:>12}  {target}".rstrip())
+        lines.append(f"notes judged: {tones['model']['notes']} generated, {tones['reference']['notes']} in the pieces")
     return "\n".join(lines)
