@@ -190,7 +190,7 @@ class NameGenerator:
                 break
             prefixes, node = np.unique(node * V + ids, return_inverse=True)  # (U,): parent state, character
             logits, states = self.model.step_logits(prefixes % V, states, table, rows=prefixes // V)  # (U, V)
-        return self.vocab.decode_rows(out, length)
+        return self.vocab.decode_rows(out[:, : length.max()], length)  # only the columns written
 
     # -- beam search -----------------------------------------------------------------------------------------
     def beam(self, k: int = 10, prefix: str = "", max_length: int = 50) -> list[Scored]:
