@@ -277,7 +277,7 @@ def test_a_chord_run_resumes_exactly(tmp_path, chorales, monkeypatch):
         return result
 
     monkeypatch.setattr(music_train.MusicTask, "next_batch", interrupt_at_4)
-    assert train(tmp_path / "split") == 0
+    assert train(tmp_path / "split") == 130  # saved, exit 128 + SIGINT
     monkeypatch.setattr(music_train.MusicTask, "next_batch", original)
     assert cli.main(["music", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0
     a, _ = RunDir(tmp_path / "straight").load_checkpoint()

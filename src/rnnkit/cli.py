@@ -13,10 +13,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from collections.abc import Callable, Sequence
 
 from rnnkit.flags import HELP, THREADS_HELP
+from rnnkit.runflags import (
+    EXIT_CODES,
+    FORCE_HELP,
+    RESUME_HELP,
+    check_resume_flags,
+    exit_code,
+    given_options,
+    new_run_path,
+    stop_reason,
+)
 
 
 def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), unset: Sequence[str] = ()) -> None:
@@ -59,9 +68,10 @@ def text_train(args: argparse.Namespace) -> int:
     from rnnkit.text import train as text
     from rnnkit.text.config import DataConfig
 
-    if args.resume:
+    if args.resume is not None:
+        check_resume_flags(args)
         summary = text.resume(
-            args.resume, max_time=args.max_time, progress=not args.quiet, engine=engine_overrides(args)
+            args.resume, args.max_steps, args.max_time, progress=not args.quiet, engine=engine_overrides(args)
         )
         out = args.resume
     else:
@@ -73,7 +83,7 @@ def text_train(args: argparse.Namespace) -> int:
             ]
             if given:
                 raise RnnkitError(f"{given[0]} splits --data; it cannot apply with --val-data (drop one of them)")
-        out = args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
+        out = new_run_path(args.out, "runs/")
         summary = text.train(
             out,
             config_from_args(ModelConfig, args),
@@ -84,13 +94,13 @@ def text_train(args: argparse.Namespace) -> int:
             engine=resolve_engine(None, engine_overrides(args)),
         )
     if summary.get("rank", 0) != 0:  # under torchrun, rank 0 alone reports
-        return 0
+        return 128 + summary["signal"] if summary.get("signal") else 0
     best = summary["best_val"]
-    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.1f} s")
+    print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.1f} s")
     if best is not None:
         print(f"best validation loss: {best:.4f} nats per character")
     print(f"run: {out}  (loss curves: {out}/loss.png; sample with: rnnkit text sample {out})")
-    return 0
+    return exit_code(summary, out)
 
 
 BEAM_EXCLUDES = (  # sampling flags a beam search cannot honour: (flag, attribute)
@@ -186,7 +196,7 @@ def add_text(sub) -> None:
     p = text.add_parser(
         "train",
         help="train a name model",
-        description="Train a character-level language model on a list of names; writes a run directory.",
+        description=f"Train a character-level language model on a list of names; writes a run directory. {EXIT_CODES}",
     )
     from rnnkit.config import TrainConfig
     from rnnkit.engines.config import add_engine_args
@@ -198,8 +208,8 @@ def add_text(sub) -> None:
     add_engine_args(p.add_argument_group("engine"))
     g = p.add_argument_group("run")
     g.add_argument("--out", help="run directory to create (default: runs/<timestamp>)")
-    g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
-    g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    g.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
+    g.add_argument("--force", action="store_true", help=FORCE_HELP)
     g.add_argument("--threads", type=int, help=THREADS_HELP)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=text_train)
@@ -320,6 +330,8 @@ def _main(argv: Sequence[str] | None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse has printed the usage and the error
         return int(e.code or 0)
+    if getattr(args, "action", None) == "train":
+        args.given_options = given_options(parser, argv)
     if getattr(args, "command", None) == "text" and args.action == "score" and args.run is not None:
         _score_run_or_name(args)
     handler: Callable[[argparse.Namespace], int] = args.handler

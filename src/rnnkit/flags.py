@@ -25,9 +25,9 @@ HELP = {
     "clip_value": "clip every gradient entry into [-v, v] instead (the seed's clip)",
     "batch_size": "sequences per training step, per process: under torchrun the global batch is WORLD_SIZE times this",
     "max_steps": "training steps; the learning-rate schedule spans them (default: 5000, or with --max-time alone "
-    "as many as fit)",
+    "as many as fit; with --resume: the new total)",
     "max_time": "stop after this many seconds of training, evaluations included; alone, the cosine schedule follows "
-    "the clock down to --min-lr. On --resume it is the run's total: earlier sessions count",
+    "the clock down to --min-lr (with --resume: seconds more, the earlier sessions' time aside)",
     "eval_every": "evaluate, print samples and checkpoint every this many steps",
     "patience": "stop after this many evaluations without a better validation loss",
     "seed": "seed of every random choice (weights, data order, dropout)",

@@ -20,7 +20,8 @@ from rnnkit.config import DEFAULT_STEPS, TrainConfig, learning_rate
 from rnnkit.engines.base import Engine
 from rnnkit.engines.batch import Batch
 from rnnkit.errors import RnnkitError
-from rnnkit.rundir import RunDir
+from rnnkit.rundir import CHECKPOINT, RunDir
+from rnnkit.schema import check_trainer_state
 
 
 class Task(Protocol):
@@ -55,7 +56,7 @@ class TrainingStopped(RnnkitError):
 class Trainer:
     """Runs a Task to max_steps (or max_time, or early stopping), saving the run as it goes.
 
-    Checkpoints are written at every evaluation, at the end and on Ctrl-C; model.safetensors always holds the
+    Checkpoints are written at every evaluation, at the end and on Ctrl-C or SIGTERM; model.safetensors holds the
     best weights by validation loss. Resuming restores weights, optimizer, step, RNGs and data order, so the
     losses continue exactly as if the run had never stopped.
     """
@@ -86,7 +87,9 @@ class Trainer:
         self.loss_sum, self.loss_count = 0.0, 0  # train loss since the last evaluation, target-weighted
         self.elapsed = 0.0  # training seconds, summed over resumes
         self.targets_seen = 0
-        self._interrupted = False
+        self.time_limit = config.max_time  # stop when elapsed (summed over sessions) reaches this
+        self._interrupted: int | None = None  # the signal (SIGINT, SIGTERM) that asked to stop
+        self._begun = False  # begin() wrote the step-0 checkpoint
         self.clock = time.perf_counter  # seconds; tests give a fake clock
 
     # -- checkpoints -----------------------------------------------------------------------------------------
@@ -115,8 +118,24 @@ class Trainer:
         arrays.update({f"carry.{k}": v for k, v in carried.items()})
         self.run.save_checkpoint(arrays, self._state())
 
+    def begin(self) -> None:
+        """The step-0 checkpoint and weights of a new run, so that it samples and resumes from the start.
+
+        Every rank calls it (the checkpoint gathers from all of them); rank 0 writes.
+        """
+        self.save_checkpoint()
+        self._begun = True
+        if self.master:
+            self.run.save_model(self.engine.export_params(), {"step": 0, "val_loss": None})
+
     def resume(self) -> None:
         arrays, state = self.run.load_checkpoint()
+        state = check_trainer_state(state, f"{self.run.path / CHECKPOINT} metadata")
+        for k, p in self.task.model.params.items():
+            a = arrays.get(f"model.{k}")
+            if a is None or a.shape != p.shape or not np.issubdtype(a.dtype, np.floating):
+                found = "missing" if a is None else f"{a.dtype} {a.shape}"
+                raise RnnkitError(f"{self.run.path / CHECKPOINT}: tensor model.{k} is {found}, expected {p.shape}")
         saved_world, world = state.get("world_size", 1), self.engine.world.size
         if saved_world != world:
             raise RnnkitError(
@@ -135,10 +154,31 @@ class Trainer:
             if state["rng"]:  # empty from the torch engine, which reseeds dropout every step
                 self.engine.load_rng_state(state["rng"])
             self.task.load_data_state(state["data"])
-        except (KeyError, ValueError, TypeError) as e:
+        except (KeyError, ValueError, TypeError, IndexError) as e:
             raise RnnkitError(f"{self.run}: checkpoint does not match this model ({e})") from None
         if self.master:
-            self.run.truncate_metrics(self.step)
+            self.run.truncate_metrics(self.step, warn=self.log)
+
+    def extend(self, max_steps: int | None = None, max_time: float | None = None) -> None:
+        """Continue a resumed run beyond its saved end: to `max_steps` in all, for `max_time` more seconds.
+
+        The cosine is re-spanned to the new end: from the current step on, the rate is that of a run of the
+        new length (after a finished run it rises again from --min-lr, a warm restart, and anneals back down
+        by the new end). With max_time alone, the end moves by as many steps as fit in it at the run's pace;
+        with max_steps alone, the earlier sessions' time budget no longer stops the run.
+        """
+        if max_steps is not None:
+            if max_steps <= self.step:
+                raise RnnkitError(f"--max-steps {max_steps}: the run is already at step {self.step}; give more")
+            self.max_steps = max_steps
+            self.time_limit = None
+        if max_time is not None:
+            if not 0 < max_time < math.inf:
+                raise RnnkitError(f"--max-time must be a finite number of seconds > 0, got {max_time}")
+            self.time_limit = self.elapsed + max_time
+            if max_steps is None and self.step > 0 and self.max_steps is not None:
+                per_step = self.elapsed / self.step
+                self.max_steps = self.step + max(1, int(0.9 * max_time / max(per_step, 1e-9)))
 
     # -- the loop --------------------------------------------------------------------------------------------
     def _evaluate(self) -> bool:
@@ -180,19 +220,19 @@ class Trainer:
         self.log(f"step {self.step}: train {train:.4f}  val {val_text}  " + "  ".join(samples))
         return stop
 
-    def _on_sigint(self, signum, frame) -> None:
-        self._interrupted = True
+    def _on_signal(self, signum, frame) -> None:
+        self._interrupted = signum  # the loop saves at the end of this step and stops
 
     def _final_eval_s(self, eval_s: float | None) -> float:
         """Seconds to keep for the final evaluation: the last one measured, with a margin; before any,
         EVAL_RESERVE of the budget (the first one also loads the plotting library and the sampler's kernels)."""
-        return EVAL_MARGIN * eval_s if eval_s is not None else EVAL_RESERVE * self.config.max_time
+        return EVAL_MARGIN * eval_s if eval_s is not None else EVAL_RESERVE * self.time_limit
 
     def _time_is_up(self, step_s: float | None, eval_s: float | None) -> bool:
         """Whether another step and the final evaluation would overrun max_time."""
-        if self.config.max_time is None:
+        if self.time_limit is None:
             return False
-        return self.elapsed + (step_s or 0.0) + self._final_eval_s(eval_s) >= self.config.max_time
+        return self.elapsed + (step_s or 0.0) + self._final_eval_s(eval_s) >= self.time_limit
 
     def train(self) -> dict[str, Any]:
         """Train until max_steps, max_time, patience or Ctrl-C; return a summary.
@@ -206,9 +246,10 @@ class Trainer:
         c = self.config
         clock = self.clock
         by_clock = self.max_steps is None
-        if c.max_time is not None:
+        if self.time_limit is not None:
             self._log_budget(by_clock)
-        previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        watched = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers send before killing
+        previous = {s: signal.signal(s, self._on_signal) for s in watched} if _main_thread() else {}
         bar = tqdm(
             total=self.max_steps,
             initial=self.step,
@@ -218,9 +259,9 @@ class Trainer:
         )
         reason = "max-steps"
         self.log(self.engine.describe())
-        if self.step == 0:
+        if self.step == 0 and not self._begun:
             self.save_checkpoint()  # so a run that fails early still has a good checkpoint to resume
-        if c.max_time is not None:
+        if self.time_limit is not None:
             _load_plotting()  # before the clock starts: loading a library is not training
         start = clock() - self.elapsed
         session_start, session_targets, session_steps = clock(), 0, 0
@@ -232,9 +273,9 @@ class Trainer:
             while self.max_steps is None or self.step < self.max_steps:
                 time_up = self._time_is_up(step_s if step_s is not None else last_step_s, eval_s)
                 if by_clock:  # the share of the training time used: the time left less the final evaluation's
-                    horizon = c.max_time - self._final_eval_s(eval_s)
+                    horizon = self.time_limit - self._final_eval_s(eval_s)
                     time_used = max(time_used, self.elapsed / max(horizon, 1e-9))  # never back up the cosine
-                if c.max_time is not None and self.engine.world.size > 1:  # every rank decides as rank 0 does
+                if self.time_limit is not None and self.engine.world.size > 1:  # every rank decides as rank 0 does
                     time_up, time_used = self.engine.any_rank(time_up), self.engine.from_master(time_used)
                 if time_up:
                     reason = "max-time"
@@ -269,17 +310,18 @@ class Trainer:
                     val = "-" if math.isinf(self.best_val) else f"{self.best_val:.4f}"
                     bar.set_postfix_str(f"loss {self.loss_sum / max(1, self.loss_count):.4f} val {val} {rate:,.0f}/s")
                     if by_clock and step_s:  # the steps that still fit, for the bar
-                        bar.total = self.step + max(0, int((c.max_time - self.elapsed) / step_s))
+                        bar.total = self.step + max(0, int((self.time_limit - self.elapsed) / step_s))
                 # with a time budget, the first evaluation comes early enough to know its cost before the last one
                 untimed = (  # after the steps that compile: an evaluation then is one like the last will be
-                    c.max_time is not None
+                    self.time_limit is not None
                     and eval_s is None
                     and session_steps > WARM_UP_STEPS
-                    and self.elapsed >= FIRST_EVAL * c.max_time
+                    and self.elapsed >= FIRST_EVAL * self.time_limit
                 )
                 if self.engine.world.size > 1:  # every rank evaluates and stops at the same step, or the others hang
                     untimed = self.engine.any_rank(untimed)
-                    self._interrupted = self.engine.any_rank(self._interrupted)
+                    if self.engine.any_rank(bool(self._interrupted)) and not self._interrupted:
+                        self._interrupted = signal.SIGTERM  # another rank was signalled (what torchrun sends)
                 if self.step % c.eval_every == 0 or self.step == self.max_steps or self._interrupted or untimed:
                     t0 = clock()
                     stop = self.loss_count and self._evaluate()
@@ -295,11 +337,12 @@ class Trainer:
         finally:
             bar.close()
             self.engine.close()
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
         return {
             "step": self.step,
             "stopped": reason,
+            "signal": self._interrupted if reason == "interrupted" else None,  # SIGINT or SIGTERM that stopped it
             "best_val": None if math.isinf(self.best_val) else self.best_val,
             "elapsed": self.elapsed,
             "rank": self.engine.world.rank,
@@ -315,13 +358,13 @@ class Trainer:
             else "the rate stays constant"
         )
         if self.elapsed > 0:
-            left = max(0.0, c.max_time - self.elapsed)
+            left = max(0.0, self.time_limit - self.elapsed)
             self.log(
-                f"--max-time {c.max_time:g} s counts the run's earlier sessions: {self.elapsed:.0f} s used, "
-                f"{left:.0f} s left ({schedule})"
+                f"--max-time: earlier sessions trained {self.elapsed:.0f} s; this one trains {left:.0f} s more, "
+                f"to {self.time_limit:.0f} s in all ({schedule})"
             )
         else:
-            self.log(f"training for --max-time {c.max_time:g} s, evaluations included ({schedule})")
+            self.log(f"training for --max-time {self.time_limit:g} s, evaluations included ({schedule})")
 
 
 def _load_plotting() -> None:

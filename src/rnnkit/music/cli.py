@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 
 # flag help where the music model differs from the name model's wording in rnnkit.flags.HELP
 MUSIC_HELP = {
@@ -18,7 +17,7 @@ MUSIC_HELP = {
     "WORLD_SIZE times this",
     "num_samples": "short melodies printed at each evaluation",
     "max_steps": "training steps (instead of --epochs); the learning-rate schedule spans them "
-    "(default: --epochs 100 of them, or with --max-time alone as many as fit)",
+    "(default: --epochs 100 of them, or with --max-time alone as many as fit; with --resume: the new total)",
 }
 
 
@@ -49,6 +48,7 @@ def add_music(sub) -> None:
     from rnnkit.engines.config import add_engine_args
     from rnnkit.flags import THREADS_HELP
     from rnnkit.music.config import ModelConfig
+    from rnnkit.runflags import EXIT_CODES, FORCE_HELP, RESUME_HELP
 
     music = sub.add_parser("music", help="the melody generator (LSTM over (pitch, duration) tokens, MIDI out)")
     actions = music.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -74,7 +74,7 @@ def add_music(sub) -> None:
         "train",
         help="train a melody model",
         description="Train an LSTM on random --tx-step windows of melodies (the seed's djmodel); writes a run "
-        "directory. Without --data, the bundled soprano lines of the Bach chorales.",
+        f"directory. Without --data, the bundled soprano lines of the Bach chorales. {EXIT_CODES}",
     )
     g = p.add_argument_group("data")
     g.add_argument(
@@ -109,8 +109,8 @@ def add_music(sub) -> None:
     add_engine_args(p.add_argument_group("engine"))
     g = p.add_argument_group("run")
     g.add_argument("--out", help="run directory to create (default: runs/music-<timestamp>)")
-    g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
-    g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    g.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
+    g.add_argument("--force", action="store_true", help=FORCE_HELP)
     g.add_argument("--threads", type=int, help=THREADS_HELP)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=music_train)
@@ -158,6 +158,7 @@ def add_music(sub) -> None:
     over.add_argument("--chords-from", metavar="FILE.mid", help="the chords of a MIDI file's accompaniment")
     g.add_argument("--beats-per-chord", type=int, metavar="N", help="every chord of --chords lasts N beats")
     g.add_argument("--chord-instrument", help="General MIDI instrument of the chord track (default: strings)")
+    p.add_argument("--force", action="store_true", help="replace output files that exist (never an input)")
     p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=music_generate)
 
@@ -194,12 +195,14 @@ def music_prepare(args: argparse.Namespace) -> int:
 
     from rnnkit.errors import RnnkitError
     from rnnkit.music.corpus import save_corpus
+    from rnnkit.outputs import refuse_package_path
 
     out = Path(args.out)
     if args.limit is not None and args.limit < 1:
         raise RnnkitError(f"--limit must be >= 1, got {args.limit}")
     if args.limit is not None and not args.corpus:
         raise RnnkitError("--limit counts the pieces of --corpus; it cannot apply with --data")
+    refuse_package_path(out, "--out")
     if out.exists() and not args.force:
         raise RnnkitError(f"--out {out}: exists; use --force to overwrite it")
     if out.suffix != ".npz":
@@ -255,14 +258,16 @@ def music_train(args: argparse.Namespace) -> int:
     from rnnkit.engines.config import engine_overrides, resolve_engine
     from rnnkit.music import train as music
     from rnnkit.music.config import ModelConfig, preset_configs
+    from rnnkit.runflags import check_resume_flags, exit_code, new_run_path, stop_reason
 
-    if args.resume:
+    if args.resume is not None:
+        check_resume_flags(args)
         summary = music.resume(
-            args.resume, max_time=args.max_time, progress=not args.quiet, engine=engine_overrides(args)
+            args.resume, args.max_steps, args.max_time, progress=not args.quiet, engine=engine_overrides(args)
         )
         out = args.resume
     else:
-        out = args.out or f"runs/music-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = new_run_path(args.out, "runs/music-")
         pick = lambda cls: {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}  # noqa: E731
         model, train_config = preset_configs(args.preset, pick(ModelConfig), pick(TrainConfig))
         data = music.DataConfig(
@@ -284,13 +289,13 @@ def music_train(args: argparse.Namespace) -> int:
             engine=resolve_engine(None, engine_overrides(args)),
         )
     if summary.get("rank", 0) != 0:  # under torchrun, rank 0 alone reports
-        return 0
+        return 128 + summary["signal"] if summary.get("signal") else 0
     best = summary["best_val"]
-    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.1f} s")
+    print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.1f} s")
     if best is not None:
         print(f"best held-out loss: {best:.4f} nats per token")
     print(f"run: {out}  (loss curves: {out}/loss.png; write a melody with: rnnkit music generate {out} --out song.mid)")
-    return 0
+    return exit_code(summary, out)
 
 
 def _progression(args: argparse.Namespace, time_signature: tuple[int, int]):
@@ -323,8 +328,18 @@ def _progression(args: argparse.Namespace, time_signature: tuple[int, int]):
 
 def music_generate(args: argparse.Namespace) -> int:
     from rnnkit.errors import RnnkitError
+    from rnnkit.music.generate import numbered_paths
     from rnnkit.music.train import load
+    from rnnkit.outputs import check_outputs
 
+    if 1 <= args.n <= 100_000:  # (-n itself is checked where the melodies are made)
+        outputs = [("--out", p) for p in numbered_paths(args.out, args.n)]
+        for flag, path in (("--png", args.png), ("--wav", args.wav)):
+            outputs += [(flag, p) for p in numbered_paths(path, args.n)] if path is not None else []
+        inputs = [("--prime", args.prime), ("--chords-from", args.chords_from)]
+        if args.run is not None:  # (the bundled models lie in the package, which no output may enter)
+            inputs += [("RUN", f"{args.run}/{name}") for name in ("config.json", "vocab.json", "model.safetensors")]
+        check_outputs(outputs, [(flag, path) for flag, path in inputs if path], force=args.force)
     over_chords = args.chords is not None or args.chords_from is not None
     gen = load(args.run, chords=over_chords)
     progression = _progression(args, gen.time_signature)

@@ -16,10 +16,14 @@ the ids, cut by the same windows.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
+import zipfile
+import zlib
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ from rnnkit.config import TrainConfig
 from rnnkit.engines.base import make_engine, model_dtype
 from rnnkit.engines.batch import Batch
 from rnnkit.engines.config import EngineConfig, resolve_engine
+from rnnkit.engines.distributed import world_from_env
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.lm.batches import iter_eval_batches, pad_batch
 from rnnkit.lm.evaluate import mean_nll
@@ -41,7 +46,8 @@ from rnnkit.music.config import DEFAULT_EPOCHS, ModelConfig
 from rnnkit.music.generate import MelodyGenerator, format_events
 from rnnkit.music.tokens import Melody, Vocabulary, transpose_to_c
 from rnnkit.nn import cross_entropy
-from rnnkit.rundir import RunDir
+from rnnkit.rundir import CONFIG, RunDir
+from rnnkit.schema import check_engine, check_fields, check_keys, check_value, config_from_dict
 from rnnkit.training import Trainer
 
 BACH = "bach"  # the bundled soprano lines of the Bach chorales
@@ -237,11 +243,20 @@ class MusicData:
 
 
 def run_melodies(data: DataConfig, run: RunDir | None = None, warn=print) -> list[Melody]:
-    """The melodies a run trains on: those kept in the run (from the user's files), else read from `data`."""
-    if run is not None and (run.path / MELODIES).exists():
+    """The melodies a run trains on: the copy it kept of the user's files (never the files again), or the
+    bundled chorales; without a run, those `data` names."""
+    if run is not None and any(s != BACH for s in data.data):
         from rnnkit.music.corpus import load_corpus
 
-        return load_corpus(run.path / MELODIES)
+        path = run.path / MELODIES
+        if not path.exists():
+            raise RnnkitError(f"{path}: missing (the run's copy of its training data)")
+        try:
+            return load_corpus(path)
+        except RnnkitError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError, TypeError, IndexError) as e:
+            raise RnnkitError(f"{path}: not a readable melody corpus ({e.__class__.__name__})") from None
     return read_melodies(data, warn)
 
 
@@ -453,39 +468,50 @@ def train(
     trainer = build(run, config, loaded)  # the engine is ready (torch found, device valid) before anything is written
     config["engine"]["world_size"] = trainer.engine.world.size  # --batch-size windows on each of them
     if not trainer.master:  # rank 0 alone writes the run directory
+        trainer.begin()
         return _run(trainer, config, loaded, log, progress)
-    run.create(force=force)
-    if any(s != BACH for s in data.data):
-        from rnnkit.music.corpus import save_corpus
+    with run.create(force=force):  # locked while training
+        if any(s != BACH for s in data.data):
+            from rnnkit.music.corpus import save_corpus
 
-        save_corpus(melodies, run.path / MELODIES, {"source": list(data.data)})
-    run.write_vocab(loaded.vocab.to_json())
-    run.write_config(config)
-    return _run(trainer, config, loaded, log, progress)
+            save_corpus(melodies, run.path / MELODIES, {"source": list(data.data)})
+        run.write_vocab(loaded.vocab.to_json())
+        trainer.begin()
+        run.write_config(config)  # last: a folder without config.json is a start that was killed
+        return _run(trainer, config, loaded, log, progress)
 
 
 def resume(
-    out: str | Path, max_time: float | None = None, progress: bool = True, log=print, engine: dict | None = None
+    out: str | Path,
+    max_steps: int | None = None,
+    max_time: float | None = None,
+    progress: bool = True,
+    log=print,
+    engine: dict | None = None,
 ) -> dict[str, Any]:
-    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time, or on another
-    engine: `engine` holds the --engine, --device, --precision flags given)."""
+    """Continue the run in `out` from its last checkpoint, on the melodies it kept (see Trainer.extend for
+    max_steps and max_time, which carry it beyond its saved end), optionally on another engine: `engine`
+    holds the --engine, --device, --precision flags given."""
     run = RunDir(out)
-    config = _music_config(run)
-    if max_time is not None:
-        config["train"]["max_time"] = max_time
-    stored = config.get("engine", {})
-    config["engine"] = {**stored, **asdict(resolve_engine(stored, engine))}
-    data_cfg = _data_config(config["data"])
-    vocab = Vocabulary.from_json(run.read_vocab())
-    chords = bool(config["model"].get("chords", False))
-    data = load_data(data_cfg, run_melodies(data_cfg, run, log), vocab, chords)
-    trainer = build(run, config, data)
-    trainer.resume()
-    if trainer.master:
-        log(f"resuming {run} at step {trainer.step}")
-        if config["engine"] != stored:  # resumed on another engine, device or precision: the run records it
-            run.write_config(config)
-    return _run(trainer, config, data, log, progress)
+    with run.open_for_training() if world_from_env().master else nullcontext():  # rank 0 holds the lock
+        saved = _music_config(run)
+        config = copy.deepcopy(saved)
+        stored = config.get("engine", {})
+        config["engine"] = {**stored, **asdict(resolve_engine(stored, engine))}
+        data_cfg = _data_config(config["data"])
+        vocab = run.parse_vocab(Vocabulary.from_json)
+        chords = bool(config["model"].get("chords", False))
+        data = load_data(data_cfg, run_melodies(data_cfg, run, log), vocab, chords)
+        trainer = build(run, config, data)
+        trainer.resume()
+        if max_steps is not None or max_time is not None:
+            trainer.extend(max_steps, max_time)
+            config["train"]["max_steps"] = trainer.max_steps
+        if trainer.master:
+            log(f"resuming {run} at step {trainer.step}")
+            if config != saved:  # extended, or on another engine, device or precision: the run records it
+                run.write_config(config)
+        return _run(trainer, config, data, log, progress)
 
 
 def check_memory(model: ModelConfig, train: TrainConfig, data: MusicData, tx: int) -> None:
@@ -517,10 +543,34 @@ def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progres
     return summary
 
 
+STATS = {
+    "train_pieces": "int",
+    "val_pieces": "int",
+    "train_tokens": "int",
+    "val_tokens": "int",
+    "vocab_size": "int",
+    "tempo_bpm": "float",
+    "time_signature": "list",
+}
+
+
 def _music_config(run: RunDir) -> dict[str, Any]:
+    """config.json of a melody-model run, every section and field checked (one error naming the field)."""
     config = run.read_config()
+    where = str(run.path / CONFIG)
     if config.get("kind") != "music":
         raise RnnkitError(f"{run}: not a melody-model run")
+    check_keys(config, {"kind", "rnnkit", "preset", "epochs", "model", "train", "data", "stats"}, where, {"engine"})
+    check_value(config["rnnkit"], "str", f"{where}: rnnkit")
+    check_value(config["preset"], "str", f"{where}: preset")
+    check_value(config["epochs"], "float | None", f"{where}: epochs")
+    for key, cls in (("model", ModelConfig), ("train", TrainConfig), ("data", DataConfig)):
+        config_from_dict(cls, config[key], f"{where}: {key}", may_omit={"chords"})  # added after format 1
+    stats = check_fields(config["stats"], STATS, f"{where}: stats")
+    check_engine(config.get("engine", {}), f"{where}: engine")
+    signature = stats["time_signature"]
+    if not (len(signature) == 2 and all(type(x) is int and x >= 1 for x in signature)) or not stats["tempo_bpm"] > 0:
+        raise RnnkitError(f"{where}: stats: time_signature must be [beats, unit] and tempo_bpm > 0")
     return config
 
 
@@ -552,13 +602,9 @@ def load_run(run: str | Path | None = None, chords: bool = False) -> LoadedRun:
     if run is None and not rd.is_run():
         raise RnnkitError(f"the pretrained melody model is missing from {rd}; train one with `rnnkit music train`")
     config = _music_config(rd)
-    try:
-        model_cfg = ModelConfig(**config["model"])
-        _data_config(config["data"])
-        vocab = Vocabulary.from_json(rd.read_vocab())
-        stats = config["stats"]
-    except (KeyError, TypeError, ValueError) as e:
-        raise RnnkitError(f"{rd}: config.json or vocab.json is from an incompatible version ({e})") from None
+    model_cfg = ModelConfig(**config["model"])
+    vocab = rd.parse_vocab(Vocabulary.from_json)
+    stats = config["stats"]
     arrays, _ = rd.load_model()
     model = TokenModel(model_cfg, len(vocab), context_size=_context_size(model_cfg))
     model.load_params(arrays)
