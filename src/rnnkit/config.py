@@ -19,6 +19,7 @@ class TrainConfig:
     beta_2: float = 0.999
     decay: float = 0.0  # Keras-style lr decay, lr / (1 + decay t), the seed's music optimizer
     weight_decay: float = 0.1  # decoupled (AdamW): p <- p - lr * weight_decay * p each step
+    ema_decay: float = 0.0  # evaluate and save an exponential moving average of the weights (0: off)
     clip_norm: float | None = 1.0  # clip the global gradient norm (default)
     clip_value: float | None = None  # or clip every entry, the seed's clip
     batch_size: int = 64
@@ -42,6 +43,8 @@ class TrainConfig:
             raise RnnkitError(f"--optimizer must be adam or sgd, got {self.optimizer!r}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise RnnkitError(f"--lr-schedule must be cosine or constant, got {self.lr_schedule!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise RnnkitError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
         if self.warmup_steps < 0 or self.min_lr < 0 or self.weight_decay < 0 or self.decay < 0:
             raise RnnkitError("--warmup-steps, --min-lr, --weight-decay and --decay must be >= 0")
 

@@ -7,6 +7,7 @@ and for music.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import sys
@@ -63,13 +64,15 @@ class Trainer:
 
     Checkpoints are written at every evaluation, at the end and on Ctrl-C; model.safetensors always holds the
     best weights by validation loss. Resuming restores weights, optimizer, step, RNGs and data order, so the
-    losses continue exactly as if the run had never stopped.
+    losses continue exactly as if the run had never stopped. With ema_decay > 0 the moving average of the
+    weights is what is evaluated, sampled and saved as the model; the checkpoint keeps both.
     """
 
     def __init__(self, config: TrainConfig, task: Task, run: RunDir, progress: bool = True, log=print):
         config.validate()
         self.config, self.task, self.run, self.progress, self.log = config, task, run, progress, log
         self.opt = make_optimizer(config, task.params)
+        self.ema = optim.EMA(task.params, config.ema_decay) if config.ema_decay else None
         self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
         self.step = 0
         # the schedule's length; with only max_time given it is fitted after timing the first steps, then saved
@@ -99,6 +102,8 @@ class Trainer:
     def save_checkpoint(self) -> None:
         arrays = {f"model.{k}": v for k, v in self.task.params.items()}
         arrays.update({f"optim.{k}": v for k, v in self.opt.state_dict().items()})
+        if self.ema is not None:
+            arrays.update({f"ema.{k}": v for k, v in self.ema.state_dict().items()})
         self.run.save_checkpoint(arrays, self._state())
 
     def resume(self) -> None:
@@ -107,6 +112,8 @@ class Trainer:
             for k, p in self.task.params.items():
                 p[...] = arrays[f"model.{k}"]
             self.opt.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("optim.")})
+            if self.ema is not None:
+                self.ema.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("ema.")})
             self.step, self.bad_evals, self.max_steps = state["step"], state["bad_evals"], state["max_steps"]
             self.best_val = math.inf if state["best_val"] is None else state["best_val"]
             self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
@@ -118,9 +125,22 @@ class Trainer:
         self.run.truncate_metrics(self.step)
 
     # -- the loop --------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _model_weights(self):
+        """Within the block task.params hold the model's weights: the moving average when there is one."""
+        if self.ema is None:
+            yield
+            return
+        self.ema.swap()
+        try:
+            yield
+        finally:
+            self.ema.swap()
+
     def _evaluate(self) -> bool:
         """Evaluate, log, keep the best weights, checkpoint; return True when patience has run out."""
-        val = self.task.evaluate()
+        with self._model_weights():
+            val = self.task.evaluate()
         train = self.loss_sum / max(1, self.loss_count)
         row = {
             "step": self.step,
@@ -135,7 +155,8 @@ class Trainer:
         if improved:
             self.best_val = math.inf if val is None else val
             self.bad_evals = 0
-            self.run.save_model(dict(self.task.params), {"step": self.step, "val_loss": val})
+            with self._model_weights():
+                self.run.save_model(dict(self.task.params), {"step": self.step, "val_loss": val})
         else:
             self.bad_evals += 1
         self.run.append_metrics(row)
@@ -143,7 +164,8 @@ class Trainer:
         self.run.plot()
         # samples draw from their own generator, so showing them never changes the training that follows
         sample_rng = np.random.default_rng([self.config.seed, 2, self.step])
-        samples = self.task.samples(self.config.num_samples, sample_rng) if self.config.num_samples else []
+        with self._model_weights():
+            samples = self.task.samples(self.config.num_samples, sample_rng) if self.config.num_samples else []
         val_text = "-" if val is None else f"{val:.4f}"
         self.log(f"step {self.step}: train {train:.4f}  val {val_text}  " + "  ".join(samples))
         return self.config.patience is not None and self.bad_evals >= self.config.patience
@@ -190,6 +212,8 @@ class Trainer:
                 elif c.clip_norm is not None:
                     optim.clip_grad_norm(self.task.grads, c.clip_norm)
                 self.opt.step(self.task.grads)
+                if self.ema is not None:
+                    self.ema.update()
                 self.step += 1
                 self.loss_sum += loss * n
                 self.loss_count += n

@@ -1,5 +1,9 @@
 """The token model the applications share: Embedding -> recurrent stack -> dropout -> Linear -> softmax.
 
+While training, four kinds of dropout are options (AWD-LSTM's, Merity et al. 2017): embedding dropout drops whole
+rows of the table E; input dropout is a locked mask on the embedding vectors; `dropout` sits between the layers
+and before the head (locked or not); weight drop masks each layer's W_hh (`rnnkit.nn.weight_drop`).
+
 At every step the network reads the previous token and predicts the next one, over a minibatch at once: a
 character of a name (the seed's part 1), or a melody event (pitch, duration), the seed's djmodel with one LSTM
 and one softmax layer shared across the Tx steps. The embedding lookup W[id] is exactly the seed's one-hot input
@@ -22,7 +26,10 @@ class TokenModelCache:
     ids: np.ndarray  # (T, B)
     rnn: nn.StackCache
     top: np.ndarray  # (T, B, H) the stack's output after dropout, the head's input
-    mask: np.ndarray | None  # (T, B, H) the dropout mask before the head, or None
+    mask: np.ndarray | None  # (T, B, H) or locked (1, B, H): the dropout mask before the head, or None
+    E: np.ndarray  # (V, E) the embedding table the batch used (after embedding dropout)
+    row_mask: np.ndarray | None  # (V, 1) the embedding-dropout mask, or None
+    input_mask: np.ndarray | None  # (1, B, E) the input-dropout mask, or None (then the input table was used)
 
 
 class TokenModel:
@@ -34,7 +41,15 @@ class TokenModel:
         self.config, self.vocab_size, self.dtype = config, vocab_size, np.dtype(dtype)
         self.embed = nn.Embedding(vocab_size, config.embedding_size, rng=rng, dtype=dtype)
         self.rnn = nn.RecurrentStack(
-            config.cell, config.embedding_size, config.hidden_size, config.num_layers, config.dropout, rng, dtype
+            config.cell,
+            config.embedding_size,
+            config.hidden_size,
+            config.num_layers,
+            config.dropout,
+            rng,
+            dtype,
+            locked=config.locked_dropout,
+            weight_drop=config.weight_drop,
         )
         self.head = nn.Linear(config.hidden_size, vocab_size, rng=rng, dtype=dtype)
         self.params, self.grads = {}, {}
@@ -70,25 +85,43 @@ class TokenModel:
     ) -> tuple[np.ndarray, list, TokenModelCache]:
         """ids (T, B) -> logits (T, B, V), the final states of every layer, the cache.
 
-        The embedding and the first layer's input projection run fused: a lookup in E W_ih^T + b (V, G*H).
+        The embedding and the first layer's input projection run fused: a lookup in E W_ih^T + b (V, G*H),
+        except under input dropout, whose mask falls between the two.
         """
-        x_proj = self.input_table()[ids]  # (T, B, G*H)
-        hs, states, rnn_cache = self.rnn.forward(None, states, rng, x_proj=x_proj)  # (T, B, H)
+        c, E = self.config, self.embed.params["W"]
+        row_mask = input_mask = None
+        if self.training and c.embed_dropout > 0:
+            row_mask = nn.row_mask(self.vocab_size, c.embed_dropout, rng, self.dtype)
+            E = E * row_mask  # (V, E) whole characters dropped for this batch
+        if self.training and c.input_dropout > 0:
+            x = E[ids]  # (T, B, E)
+            input_mask = nn.locked_mask(x.shape, c.input_dropout, rng, self.dtype)
+            hs, states, rnn_cache = self.rnn.forward(x * input_mask, states, rng)  # (T, B, H)
+        else:
+            x_proj = self.rnn.layers[0].input_table(E)[ids]  # (T, B, G*H)
+            hs, states, rnn_cache = self.rnn.forward(None, states, rng, x_proj=x_proj)  # (T, B, H)
         mask = None
-        if self.training and self.config.dropout > 0:
-            mask = nn.dropout_mask(hs.shape, self.config.dropout, rng, self.dtype)
+        if self.training and c.dropout > 0:
+            mask = (nn.locked_mask if c.locked_dropout else nn.dropout_mask)(hs.shape, c.dropout, rng, self.dtype)
             hs = hs * mask
         logits, _ = self.head.forward(hs)  # (T, B, V)
-        return logits, states, TokenModelCache(ids, rnn_cache, hs, mask)
+        return logits, states, TokenModelCache(ids, rnn_cache, hs, mask, E, row_mask, input_mask)
 
     def backward(self, dlogits: np.ndarray, cache: TokenModelCache) -> None:
         """Add the gradients of every parameter, given dL/dlogits (T, B, V)."""
         dhs = self.head.backward(dlogits, cache.top)  # (T, B, H)
         if cache.mask is not None:
             dhs *= cache.mask
-        dx_proj, _ = self.rnn.backward(dhs, cache.rnn)  # (T, B, G*H)
-        dtable = nn.sum_rows(cache.ids, dx_proj, self.vocab_size)  # (V, G*H)
-        self.embed.grads["W"] += self.rnn.layers[0].input_table_backward(dtable, self.embed.params["W"])
+        dx, _ = self.rnn.backward(dhs, cache.rnn)  # (T, B, E), or dL/dx_proj (T, B, G*H) from the input table
+        if cache.input_mask is not None:
+            dx *= cache.input_mask
+            dE = nn.sum_rows(cache.ids, dx, self.vocab_size)  # (V, E)
+        else:
+            dtable = nn.sum_rows(cache.ids, dx, self.vocab_size)  # (V, G*H)
+            dE = self.rnn.layers[0].input_table_backward(dtable, cache.E)  # (V, E)
+        if cache.row_mask is not None:
+            dE *= cache.row_mask
+        self.embed.grads["W"] += dE
 
     def input_table(self) -> np.ndarray:
         """The embedding through the first layer's input projection, E W_ih^T + b: (V, G*H), one row per id."""

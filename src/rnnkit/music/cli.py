@@ -30,11 +30,15 @@ def _preset_flags(group, cls, part: str) -> None:
     default, seed = (default_m, seed_m) if part == "model" else (default_t, seed_t)
     for f in dataclasses.fields(cls):
         kind = str(f.type).split("|")[0].strip()
-        convert = {"int": int, "float": float, "str": str}[kind]
         a, b = getattr(default, f.name), getattr(seed, f.name)
         shown = f"default: {a}" if a == b or f.name not in PRESETS["seed"][part] else f"default: {a}; seed preset: {b}"
         text = MUSIC_HELP.get(f.name, HELP.get(f.name, ""))
-        group.add_argument("--" + f.name.replace("_", "-"), type=convert, default=None, help=f"{text} ({shown})")
+        flag = "--" + f.name.replace("_", "-")
+        if kind == "bool":  # --x / --no-x, None when neither is given
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{text} ({shown})")
+            continue
+        convert = {"int": int, "float": float, "str": str}[kind]
+        group.add_argument(flag, type=convert, default=None, help=f"{text} ({shown})")
 
 
 def add_music(sub) -> None:
