@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             if train_config.clip_norm is not None:
                 optim.clip_grad_norm(trainer.task.grads, train_config.clip_norm)
             trainer.opt.step(trainer.task.grads)
-            if trainer.ema is not None:
+            if getattr(trainer, "ema", None) is not None:  # getattr: also times checkouts from before the EMA
                 trainer.ema.update()
             if k >= args.warmup:
                 times.append(time.perf_counter() - start)

@@ -274,3 +274,29 @@ def test_out_of_range_regularisers_are_refused(tmp_path, names_file, capsys, fla
     assert _train(tmp_path / "run", names_file, 5, flag, value) == 2
     err = capsys.readouterr().err
     assert flag in err and "Traceback" not in err
+
+
+def test_the_best_preset_fills_the_flags_that_were_not_given(tmp_path, names_file):
+    """--preset best stores its settings; a flag given explicitly (even --no-locked-dropout) wins over it."""
+    from rnnkit.text.config import PRESETS
+
+    assert _train(tmp_path / "preset", names_file, 2, "--preset", "best") == 0
+    config = json.loads((tmp_path / "preset" / "config.json").read_text())
+    best = PRESETS["best"]
+    model = {k: v for k, v in best["model"].items() if k != "dropout"}  # _train gives --dropout 0.2 explicitly
+    assert config["model"] | model == config["model"] and config["train"] | best["train"] == config["train"]
+    assert config["model"]["dropout"] == 0.2 and config["model"]["hidden_size"] == 16  # explicit flags win
+    assert (
+        _train(tmp_path / "mine", names_file, 2, "--preset", "best", "--weight-drop", "0.05", "--no-locked-dropout")
+        == 0
+    )
+    mine = json.loads((tmp_path / "mine" / "config.json").read_text())["model"]
+    assert mine["weight_drop"] == 0.05 and mine["locked_dropout"] is False
+    assert mine["embed_dropout"] == best["model"]["embed_dropout"]
+
+
+def test_preset_with_resume_is_refused(tmp_path, names_file, capsys):
+    """A resumed run keeps its saved settings, so --preset with --resume is an error, not silently ignored."""
+    assert _train(tmp_path / "run", names_file, 2) == 0
+    assert cli.main(["text", "train", "--resume", str(tmp_path / "run"), "--preset", "best", "--quiet"]) == 2
+    assert "--preset" in capsys.readouterr().err

@@ -18,6 +18,22 @@ from collections.abc import Callable, Sequence
 from rnnkit.flags import HELP
 
 
+class _Given(argparse.Action):
+    """Store a flag's value and note in args.given that it was given, so a preset fills only the others."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = {*getattr(namespace, "given", ()), self.dest}
+
+
+class _GivenSwitch(argparse.BooleanOptionalAction):
+    """--x / --no-x, noted in args.given like _Given."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
+        namespace.given = {*getattr(namespace, "given", ()), self.dest}
+
+
 def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), **defaults) -> None:
     """One --kebab-case flag per field of the dataclass cls, its default shown in --help."""
     for f in dataclasses.fields(cls):
@@ -27,14 +43,19 @@ def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = 
         default = defaults.get(f.name, f.default)
         kind = str(f.type).split("|")[0].strip()
         if kind == "bool":
-            parser.add_argument(flag, action="store_true", help=HELP.get(f.name, ""))
+            parser.add_argument(flag, action=_GivenSwitch, default=default, help=HELP.get(f.name, ""))
             continue
         convert = {"int": int, "float": float, "str": str}[kind]
-        parser.add_argument(flag, type=convert, default=default, help=HELP.get(f.name, "") + " (default: %(default)s)")
+        text = HELP.get(f.name, "") + " (default: %(default)s)"
+        parser.add_argument(flag, action=_Given, type=convert, default=default, help=text)
 
 
-def config_from_args(cls, args: argparse.Namespace):
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
+def config_from_args(cls, args: argparse.Namespace, preset: dict | None = None):
+    """cls from the flags' values; a preset's settings replace those of the flags that were not given."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    given = getattr(args, "given", set())
+    values.update({k: v for k, v in (preset or {}).items() if k not in given})
+    return cls(**values)
 
 
 # -- text ------------------------------------------------------------------------------------------------------
@@ -42,8 +63,13 @@ def text_train(args: argparse.Namespace) -> int:
     from rnnkit.config import TrainConfig
     from rnnkit.lm.config import ModelConfig
     from rnnkit.text import train as text
-    from rnnkit.text.config import DataConfig
+    from rnnkit.text.config import PRESETS, DataConfig
 
+    preset = PRESETS[args.preset] if args.preset else {}
+    if args.resume and args.preset:
+        from rnnkit.errors import RnnkitError
+
+        raise RnnkitError("--preset chooses a new run's settings; a resumed run keeps its own (leave out --preset)")
     if args.resume:
         summary = text.resume(args.resume, max_time=args.max_time, progress=not args.quiet)
         out = args.resume
@@ -51,8 +77,8 @@ def text_train(args: argparse.Namespace) -> int:
         out = args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
         summary = text.train(
             out,
-            config_from_args(ModelConfig, args),
-            config_from_args(TrainConfig, args),
+            config_from_args(ModelConfig, args, preset.get("model")),
+            config_from_args(TrainConfig, args, preset.get("train")),
             config_from_args(DataConfig, args),
             force=args.force,
             progress=not args.quiet,
@@ -128,8 +154,20 @@ def add_text(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     from rnnkit.config import TrainConfig
-    from rnnkit.text.config import DataConfig
+    from rnnkit.text.config import PRESETS, DataConfig
 
+    def flag(name: str, value) -> str:
+        return f"--{name.replace('_', '-')}" + ("" if value is True else f" {value}")
+
+    described = "; ".join(
+        f"{name}: " + " ".join(flag(k, v) for part in preset.values() for k, v in part.items())
+        for name, preset in PRESETS.items()
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help=f"settings put over the defaults (flags given explicitly still win). {described}",
+    )
     add_config_args(p.add_argument_group("data"), DataConfig)
     add_config_args(p.add_argument_group("model"), ModelConfig)
     add_config_args(p.add_argument_group("training"), TrainConfig)
