@@ -300,3 +300,20 @@ def test_preset_with_resume_is_refused(tmp_path, names_file, capsys):
     assert _train(tmp_path / "run", names_file, 2) == 0
     assert cli.main(["text", "train", "--resume", str(tmp_path / "run"), "--preset", "best", "--quiet"]) == 2
     assert "--preset" in capsys.readouterr().err
+
+
+def test_step_time_fits_a_budget_from_the_cpu_time_per_step(names_file, capsys):
+    """benchmarks/step_time.py times a config's steps (regularisers and EMA included) and fits budgets by the rule
+    the Trainer uses for --max-time."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import step_time
+
+    flags = ["--hidden-size", "16", "--embedding-size", "8", "--batch-size", "8", *FEATURES, *EMA]
+    argv = ["--data", str(names_file), "--steps", "3", "--warmup", "1", "--budgets", "60", "1800", "--", *flags]
+    assert step_time.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["cpu_s_per_step"] > 0 and result["extra_flags"] == flags
+    assert result["fitted_steps"]["1800"] == pytest.approx(0.9 * 1800 / result["cpu_s_per_step"], rel=1e-3)
