@@ -286,13 +286,14 @@ def test_the_best_preset_fills_the_flags_that_were_not_given(tmp_path, names_fil
     model = {k: v for k, v in best["model"].items() if k != "dropout"}  # _train gives --dropout 0.2 explicitly
     assert config["model"] | model == config["model"] and config["train"] | best["train"] == config["train"]
     assert config["model"]["dropout"] == 0.2 and config["model"]["hidden_size"] == 16  # explicit flags win
+    assert config["model"]["weight_drop"] > 0
     assert (
         _train(tmp_path / "mine", names_file, 2, "--preset", "best", "--weight-drop", "0.05", "--no-locked-dropout")
         == 0
     )
-    mine = json.loads((tmp_path / "mine" / "config.json").read_text())["model"]
-    assert mine["weight_drop"] == 0.05 and mine["locked_dropout"] is False
-    assert mine["embed_dropout"] == best["model"]["embed_dropout"]
+    mine = json.loads((tmp_path / "mine" / "config.json").read_text())
+    assert mine["model"]["weight_drop"] == 0.05 and mine["model"]["locked_dropout"] is False
+    assert mine["train"]["ema_decay"] == best["train"]["ema_decay"] > 0  # the preset's, not given
 
 
 def test_preset_with_resume_is_refused(tmp_path, names_file, capsys):

@@ -22,14 +22,5 @@ class DataConfig:
 # Named presets for `rnnkit text train --preset NAME`: settings put over the defaults of ModelConfig and TrainConfig
 # (flags given explicitly still win). The README's Quality section has the runs behind them.
 PRESETS: dict[str, dict[str, dict]] = {
-    "best": {
-        "model": {
-            "dropout": 0.3,
-            "locked_dropout": True,
-            "weight_drop": 0.3,
-            "embed_dropout": 0.1,
-            "input_dropout": 0.1,
-        },
-        "train": {"ema_decay": 0.999},
-    },
+    "best": {"model": {"weight_drop": 0.3}, "train": {"ema_decay": 0.999}},
 }
