@@ -318,3 +318,30 @@ def test_step_time_fits_a_budget_from_the_cpu_time_per_step(names_file, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["cpu_s_per_step"] > 0 and result["extra_flags"] == flags
     assert result["fitted_steps"]["1800"] == pytest.approx(0.9 * 1800 / result["cpu_s_per_step"], rel=1e-3)
+
+
+def test_names_quality_trains_by_steps_alone_with_max_time_0(tmp_path, names_file, capsys):
+    """benchmarks/names_quality.py --max-time 0 passes no budget on: the run stops at --max-steps, and reports."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import names_quality
+
+    tiny = [
+        "--hidden-size",
+        "8",
+        "--embedding-size",
+        "4",
+        "--batch-size",
+        "8",
+        "--eval-every",
+        "3",
+        "--num-samples",
+        "0",
+    ]
+    argv = ["--train", str(names_file), "--test", str(names_file), "--max-time", "0", "--out", str(tmp_path / "r")]
+    assert names_quality.main([*argv, "--", "--max-steps", "3", *tiny]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["steps"] == 3 and result["test_nll"] > 0
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["max_time"] is None
