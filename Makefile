@@ -1,7 +1,7 @@
 # The README's commands. Each creates .venv from pyproject.toml when it is missing.
 #   make demo    train a name model for about two minutes, print new surnames, then write a melody
 #   make test    the test suite (installs the test extra: pytest, hypothesis, torch as the oracle)
-#   make bench   the engine speed benchmark against torch
+#   make bench   the engine speed benchmark against torch, then the numpy and torch engines side by side
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -42,6 +42,7 @@ demo: $(CORE)
 # torch is the peer in the benchmark, so it needs the test extra; BENCH_ARGS=--json for machines
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/engines.py $(BENCH_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts

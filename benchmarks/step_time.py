@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from rnnkit import cli, optim
+from rnnkit import cli
 from rnnkit.memory import reuse_freed_memory
 
 
@@ -61,12 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         times, cpu_times = [], []
         for k in range(args.warmup + args.steps):
             start, cpu_start = time.perf_counter(), time.process_time()
-            trainer.task.train_step(trainer.rng)
-            if train_config.clip_norm is not None:
-                optim.clip_grad_norm(trainer.task.grads, train_config.clip_norm)
-            trainer.opt.step(trainer.task.grads)
+            trainer.engine.forward_backward(trainer.task.next_batch(), k)  # what the Trainer does each step
+            trainer.engine.update(train_config.lr)
             if getattr(trainer, "ema", None) is not None:  # getattr: also times checkouts from before the EMA
-                trainer.ema.update()
+                trainer.ema.update(trainer.engine.export_params())
             if k >= args.warmup:
                 times.append(time.perf_counter() - start)
                 cpu_times.append(time.process_time() - cpu_start)

@@ -58,3 +58,11 @@ def pytest_terminal_summary(terminalreporter):
             f"engine vs torch (float64): {d['compared']:,} values compared, largest difference "
             f"{d['abs']:.1e} absolute, {d['rel']:.1e} relative"
         )
+
+
+@pytest.fixture(scope="session")
+def serve_models():
+    """create_app's arguments for the bundled surnames and Bach models, loaded once (rnnkit serve's defaults)."""
+    from rnnkit.serve.server import load_models
+
+    return load_models()

@@ -9,12 +9,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "rnnkit"
 
 # what each layer must never import (a module counts with everything under it)
 FORBIDDEN = {
-    "rnnkit.text": ("rnnkit.music", "rnnkit.cli"),
-    "rnnkit.music": ("rnnkit.text", "rnnkit.cli"),
-    "rnnkit.lm": ("rnnkit.text", "rnnkit.music", "rnnkit.cli"),
-    "rnnkit.nn": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli"),
-    "rnnkit.optim": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli"),
-    "rnnkit.kernels": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli"),
+    "rnnkit.text": ("rnnkit.music", "rnnkit.cli", "rnnkit.serve"),
+    "rnnkit.music": ("rnnkit.text", "rnnkit.cli", "rnnkit.serve"),
+    "rnnkit.lm": ("rnnkit.text", "rnnkit.music", "rnnkit.cli", "rnnkit.serve"),
+    "rnnkit.nn": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli", "rnnkit.serve"),
+    "rnnkit.optim": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli", "rnnkit.serve"),
+    "rnnkit.kernels": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli", "rnnkit.serve"),
+    "rnnkit.engines": ("rnnkit.lm", "rnnkit.text", "rnnkit.music", "rnnkit.cli", "rnnkit.serve"),  # by duck type
+    "rnnkit.serve": ("rnnkit.cli", "rnnkit.engines"),  # a face beside the command line, over the applications
     "rnnkit.flags": ("rnnkit",),  # help text only: importable from anywhere without a circle
 }
 

@@ -139,19 +139,19 @@ def test_pieces_are_split_whole():
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, chorales, monkeypatch):
     """Ctrl-C at step 7, then --resume, gives the same metrics and bit-identical weights as a straight run."""
     assert _train(tmp_path / "straight", 15, "--data", chorales) == 0
-    original = music_train.MusicTask.train_step
+    original = music_train.MusicTask.next_batch
     calls = {"n": 0}
 
-    def interrupt_at_7(self, rng):
-        result = original(self, rng)
+    def interrupt_at_7(self):
+        result = original(self)
         calls["n"] += 1
         if calls["n"] == 7:
             os.kill(os.getpid(), signal.SIGINT)  # the real Ctrl-C path: the handler sets a flag
         return result
 
-    monkeypatch.setattr(music_train.MusicTask, "train_step", interrupt_at_7)
+    monkeypatch.setattr(music_train.MusicTask, "next_batch", interrupt_at_7)
     assert _train(tmp_path / "split", 15, "--data", chorales) == 0
-    monkeypatch.setattr(music_train.MusicTask, "train_step", original)
+    monkeypatch.setattr(music_train.MusicTask, "next_batch", original)
     assert [r["step"] for r in RunDir(tmp_path / "split").read_metrics()] == [5, 7]
     assert cli.main(["music", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0
     a, _ = RunDir(tmp_path / "straight").load_checkpoint()

@@ -199,24 +199,25 @@ def test_ema_matches_torch_averaged_model():
             module.weight.copy_(t64(params["w"]))
             module.bias.copy_(t64(params["b"]))
         averaged.update_parameters(module)
-        ema.update()
+        ema.update(params)
     assert_matches_torch(ema.average["w"], averaged.module.weight.detach().numpy(), rtol=1e-12, atol=1e-14)
     assert_matches_torch(ema.average["b"], averaged.module.bias.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
-def test_ema_swap_exchanges_weights_and_average_in_place():
-    """swap() twice restores both, and the parameter arrays keep their identity (the layers hold them)."""
+def test_ema_keeps_its_own_arrays_and_restores_exactly():
+    """The average is a copy (later changes to the weights reach it only through update), and its state dict
+    restores the same average and count."""
     params = {"w": np.arange(4.0)}
-    w = params["w"]
     ema = optim.EMA(params, decay=0.5)
-    ema.update()
-    w += 2.0
-    ema.update()  # average = 0.5 * [0,1,2,3] + 0.5 * [2,3,4,5]
-    ema.swap()
-    assert params["w"] is w
-    np.testing.assert_array_equal(w, [1.0, 2.0, 3.0, 4.0])
-    ema.swap()
-    np.testing.assert_array_equal(w, [2.0, 3.0, 4.0, 5.0])
+    ema.update(params)
+    params["w"] += 2.0
+    np.testing.assert_array_equal(ema.average["w"], [0.0, 1.0, 2.0, 3.0])
+    ema.update(params)  # 0.5 * [0,1,2,3] + 0.5 * [2,3,4,5]
+    np.testing.assert_array_equal(ema.average["w"], [1.0, 2.0, 3.0, 4.0])
+    other = optim.EMA({"w": np.zeros(4)}, decay=0.5)
+    other.load_state_dict(ema.state_dict())
+    assert other.n == 2
+    np.testing.assert_array_equal(other.average["w"], ema.average["w"])
 
 
 FEATURES = ["--weight-drop", "0.3", "--locked-dropout", "--input-dropout", "0.2", "--embed-dropout", "0.1"]
@@ -242,19 +243,19 @@ def test_the_flags_reach_the_saved_config_and_the_model_is_the_average(tmp_path,
 def test_resume_with_every_regulariser_and_ema_is_exact(tmp_path, names_file, monkeypatch):
     """Ctrl-C at step 7 and --resume give the bit-identical weights, average and metrics of a straight run."""
     assert _train(tmp_path / "straight", names_file, 15, *FEATURES, *EMA) == 0
-    original = text_train.NameTask.train_step
+    original = text_train.NameTask.next_batch
     calls = {"n": 0}
 
-    def interrupt_at_7(self, rng):
-        result = original(self, rng)
+    def interrupt_at_7(self):
+        result = original(self)
         calls["n"] += 1
         if calls["n"] == 7:
             os.kill(os.getpid(), signal.SIGINT)
         return result
 
-    monkeypatch.setattr(text_train.NameTask, "train_step", interrupt_at_7)
+    monkeypatch.setattr(text_train.NameTask, "next_batch", interrupt_at_7)
     assert _train(tmp_path / "split", names_file, 15, *FEATURES, *EMA) == 0
-    monkeypatch.setattr(text_train.NameTask, "train_step", original)
+    monkeypatch.setattr(text_train.NameTask, "next_batch", original)
     assert cli.main(["text", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0
     a, _ = RunDir(tmp_path / "straight").load_checkpoint()
     b, _ = RunDir(tmp_path / "split").load_checkpoint()
@@ -345,3 +346,11 @@ def test_names_quality_trains_by_steps_alone_with_max_time_0(tmp_path, names_fil
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["steps"] == 3 and result["test_nll"] > 0
     assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["max_time"] is None
+
+
+def test_the_torch_engine_refuses_the_numpy_regularisers(tmp_path, names_file, capsys):
+    """--engine torch with --weight-drop (which its layers lack) ends with one line, never trains without it."""
+    assert _train(tmp_path / "run", names_file, 2, "--engine", "torch", "--weight-drop", "0.3") == 2
+    err = capsys.readouterr().err
+    assert "--weight-drop" in err and "torch" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()

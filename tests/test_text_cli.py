@@ -178,19 +178,19 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, names_file
     """Ctrl-C at step 12, then --resume, gives the same metrics and bit-identical weights as a straight run."""
     assert _train(tmp_path / "straight", names_file, 25) == 0
 
-    original = text_train.NameTask.train_step
+    original = text_train.NameTask.next_batch
     calls = {"n": 0}
 
-    def interrupt_at_12(self, rng):
-        result = original(self, rng)
+    def interrupt_at_12(self):
+        result = original(self)
         calls["n"] += 1
         if calls["n"] == 12:
             os.kill(os.getpid(), signal.SIGINT)  # the real Ctrl-C path: the handler sets a flag
         return result
 
-    monkeypatch.setattr(text_train.NameTask, "train_step", interrupt_at_12)
+    monkeypatch.setattr(text_train.NameTask, "next_batch", interrupt_at_12)
     assert _train(tmp_path / "split", names_file, 25) == 0
-    monkeypatch.setattr(text_train.NameTask, "train_step", original)
+    monkeypatch.setattr(text_train.NameTask, "next_batch", original)
     stopped = RunDir(tmp_path / "split")
     assert [r["step"] for r in stopped.read_metrics()] == [5, 10, 12]
     assert cli.main(["text", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0

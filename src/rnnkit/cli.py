@@ -2,6 +2,7 @@
 
     rnnkit text train|sample|eval|score     the name generator
     rnnkit music prepare|train|generate|eval the melody generator
+    rnnkit serve                             a local web page over both (the optional extra `serve`)
 
 Heavy modules (numpy, matplotlib, the applications) are imported inside the handlers, so `rnnkit --help` is quick.
 Bad input ends with one line on stderr and exit code 2, never a traceback.
@@ -61,6 +62,7 @@ def config_from_args(cls, args: argparse.Namespace, preset: dict | None = None):
 # -- text ------------------------------------------------------------------------------------------------------
 def text_train(args: argparse.Namespace) -> int:
     from rnnkit.config import TrainConfig
+    from rnnkit.engines.config import engine_overrides, resolve_engine
     from rnnkit.lm.config import ModelConfig
     from rnnkit.text import train as text
     from rnnkit.text.config import PRESETS, DataConfig
@@ -71,7 +73,9 @@ def text_train(args: argparse.Namespace) -> int:
 
         raise RnnkitError("--preset chooses a new run's settings; a resumed run keeps its own (leave out --preset)")
     if args.resume:
-        summary = text.resume(args.resume, max_time=args.max_time, progress=not args.quiet)
+        summary = text.resume(
+            args.resume, max_time=args.max_time, progress=not args.quiet, engine=engine_overrides(args)
+        )
         out = args.resume
     else:
         out = args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
@@ -82,7 +86,10 @@ def text_train(args: argparse.Namespace) -> int:
             config_from_args(DataConfig, args),
             force=args.force,
             progress=not args.quiet,
+            engine=resolve_engine(None, engine_overrides(args)),
         )
+    if summary.get("rank", 0) != 0:  # under torchrun, rank 0 alone reports
+        return 0
     best = summary["best_val"]
     print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
     if best is not None:
@@ -133,9 +140,18 @@ def text_eval(args: argparse.Namespace) -> int:
 
 
 def text_score(args: argparse.Namespace) -> int:
+    import math
+
     from rnnkit.text.train import load
 
-    for s in load(args.run).score(args.names):
+    gen = load(args.run)
+    if args.chars:
+        for name in args.names:
+            s = gen.char_log_probs(name)
+            cells = [f"{c}:{math.exp(lp):.3f}" for c, lp in zip((*s.chars, "<end>"), s.log_probs, strict=True)]
+            print(f"{s.name}\t{s.log_prob:.4f}\t{' '.join(cells)}")
+        return 0
+    for s in gen.score(args.names):
         print(f"{s.name}\t{s.log_prob:.4f}")
     return 0
 
@@ -154,6 +170,7 @@ def add_text(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     from rnnkit.config import TrainConfig
+    from rnnkit.engines.config import add_engine_args
     from rnnkit.text.config import PRESETS, DataConfig
 
     def flag(name: str, value) -> str:
@@ -171,6 +188,7 @@ def add_text(sub) -> None:
     add_config_args(p.add_argument_group("data"), DataConfig)
     add_config_args(p.add_argument_group("model"), ModelConfig)
     add_config_args(p.add_argument_group("training"), TrainConfig)
+    add_engine_args(p.add_argument_group("engine"))
     g = p.add_argument_group("run")
     g.add_argument("--out", help="run directory to create (default: runs/<timestamp>)")
     g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
@@ -204,8 +222,45 @@ def add_text(sub) -> None:
     p = text.add_parser("score", help="log-probability of given names")
     p.add_argument("run", nargs="?", help="run directory; '-' or leave out for the bundled surnames model")
     p.add_argument("names", nargs="+", help="names to score")
+    p.add_argument(
+        "--chars",
+        action="store_true",
+        help="also each character's probability given those before it, then the end's",
+    )
     p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     p.set_defaults(handler=text_score)
+
+
+# -- serve -----------------------------------------------------------------------------------------------------
+def serve(args: argparse.Namespace) -> int:
+    from rnnkit.errors import RnnkitError
+    from rnnkit.serve import EXTRA_HINT
+
+    try:
+        import pydantic  # noqa: F401
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise RnnkitError(EXTRA_HINT) from None
+    from rnnkit.serve.server import serve as run_server
+
+    return run_server(args.host, args.port, names=args.names, music=args.music, text=args.text)
+
+
+def add_serve(sub) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="a local web page: invent names, score them, write and play melodies",
+        description="Serve one page and a JSON API over a name model and a melody model (by default the bundled "
+        "surnames and Bach models) until Ctrl-C. Needs the optional extra: pip install 'rnnkit[serve]'.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--names", metavar="RUN", help="name-model run directory (default: the bundled surnames model)")
+    p.add_argument("--music", metavar="RUN", help="melody run directory (default: the bundled Bach model)")
+    p.add_argument("--text", metavar="RUN", help="free-text run directory (stream mode) for a text tab (default: none)")
+    p.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
+    p.set_defaults(handler=serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_music(sub)
+    add_serve(sub)
     return parser
 
 

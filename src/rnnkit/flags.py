@@ -28,7 +28,7 @@ HELP = {
     "ema_decay": "evaluate and save a moving average of the weights, a <- d a + (1-d) w each step (0: off)",
     "clip_norm": "clip the global gradient norm to this (the default clipping)",
     "clip_value": "clip every gradient entry into [-v, v] instead (the seed's clip)",
-    "batch_size": "sequences per training step",
+    "batch_size": "sequences per training step, per process: under torchrun the global batch is WORLD_SIZE times this",
     "max_steps": "training steps; the learning-rate schedule spans them",
     "max_time": "stop after this many seconds of training (the schedule still follows --max-steps)",
     "eval_every": "evaluate, print samples and checkpoint every this many steps",

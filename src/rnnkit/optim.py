@@ -138,36 +138,29 @@ class EMA:
 
     The first update copies the weights; each one after that does  a <- decay a + (1 - decay) p,
     as torch.optim.swa_utils.AveragedModel with get_ema_multi_avg_fn(decay). The average moves more slowly than
-    the weights and so sits nearer the middle of the valley the last steps wandered about in.
+    the weights and so sits nearer the middle of the valley the last steps wandered about in. It keeps its own
+    arrays: `update` is given the current weights (an engine's exported arrays), so any engine can feed it.
     """
 
     def __init__(self, params: Arrays, decay: float = 0.999):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"decay must be in (0, 1), got {decay}")
-        self.params, self.decay = params, decay
+        self.decay = decay
         self.n = 0  # updates so far
-        self.average = {name: p.copy() for name, p in params.items()}
-        self._scratch = {name: np.empty_like(p) for name, p in params.items()}
+        self.average = {name: np.array(p, copy=True) for name, p in params.items()}
+        self._scratch = {name: np.empty_like(a) for name, a in self.average.items()}
 
-    def update(self) -> None:
-        """Fold the current weights into the average."""
+    def update(self, params: Arrays) -> None:
+        """Fold the current weights (the same names and shapes) into the average."""
         self.n += 1
-        for name, p in self.params.items():
-            a = self.average[name]
+        for name, a in self.average.items():
+            p = params[name]
             if self.n == 1:
                 a[...] = p
                 continue
             tmp = np.subtract(p, a, out=self._scratch[name])
             tmp *= 1.0 - self.decay
             a += tmp  # a + (1 - decay)(p - a) = decay a + (1 - decay) p
-
-    def swap(self) -> None:
-        """Exchange the weights and the average in place (the arrays the layers hold keep their identity)."""
-        for name, p in self.params.items():
-            tmp = self._scratch[name]
-            tmp[...] = p
-            p[...] = self.average[name]
-            self.average[name][...] = tmp
 
     def state_dict(self) -> Arrays:
         state = {"n": np.array([self.n], dtype=np.int64)}
@@ -176,5 +169,5 @@ class EMA:
 
     def load_state_dict(self, state: Arrays) -> None:
         self.n = int(state["n"][0])
-        for name in self.params:
-            self.average[name][...] = state[f"average.{name}"]
+        for name, a in self.average.items():
+            a[...] = state[f"average.{name}"]

@@ -1,8 +1,8 @@
-"""The training loop the applications share: optimizer, schedule, clipping, evaluation, checkpoints, resume.
+"""The training loop the applications share: schedule, evaluation, checkpoints, resume, early stopping.
 
-An application hands the Trainer a Task: the model's flat params/grads, one training step on the next batch, an
-evaluation, a few samples to print, and its data-order state. The Trainer does the rest, the same way for names
-and for music.
+An application hands the Trainer a Task: its NumPy model, the next training batch, the evaluation batches, a few
+samples to print, and its data-order state. An engine (rnnkit.engines: NumPy, or torch on a GPU and under
+torchrun) computes the steps; the Trainer does the rest, the same way for names and music and for either engine.
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import numpy as np
 
 from rnnkit import optim
 from rnnkit.config import CALIBRATION_STEPS, DEFAULT_STEPS, TrainConfig, learning_rate
+from rnnkit.engines.base import Engine
+from rnnkit.engines.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.rundir import RunDir
 
@@ -25,14 +28,13 @@ from rnnkit.rundir import RunDir
 class Task(Protocol):
     """What an application gives the Trainer."""
 
-    params: dict[str, np.ndarray]  # flat name -> array, updated in place by the optimizer
-    grads: dict[str, np.ndarray]  # same keys
+    model: Any  # the NumPy model (rnnkit.lm.model.TokenModel): the engines start from its weights, samples use it
 
-    def train_step(self, rng: np.random.Generator) -> tuple[float, int]:
-        """Zero the grads, forward and backward one batch; return its mean loss and how many targets it had."""
+    def next_batch(self) -> Batch:
+        """The next global training batch (under torchrun each engine keeps its rank's rows of it)."""
 
-    def evaluate(self) -> float | None:
-        """The mean validation loss per target, or None without a validation set."""
+    def eval_batches(self) -> Iterable[Batch] | None:
+        """The validation batches, or None without a validation set."""
 
     def samples(self, n: int, rng: np.random.Generator) -> list[str]:
         """A few generated examples to show during training."""
@@ -46,19 +48,6 @@ class TrainingStopped(RnnkitError):
     """Training hit a NaN or exploding loss; the last good checkpoint is kept."""
 
 
-def make_optimizer(config: TrainConfig, params: dict[str, np.ndarray]):
-    if config.optimizer == "sgd":
-        return optim.SGD(params, lr=config.lr)
-    return optim.Adam(
-        params,
-        lr=config.lr,
-        beta_1=config.beta_1,
-        beta_2=config.beta_2,
-        decay=config.decay,
-        weight_decay=config.weight_decay,
-    )
-
-
 class Trainer:
     """Runs a Task to max_steps (or max_time, or early stopping), saving the run as it goes.
 
@@ -68,12 +57,25 @@ class Trainer:
     weights is what is evaluated, sampled and saved as the model; the checkpoint keeps both.
     """
 
-    def __init__(self, config: TrainConfig, task: Task, run: RunDir, progress: bool = True, log=print):
+    def __init__(
+        self,
+        config: TrainConfig,
+        task: Task,
+        run: RunDir,
+        progress: bool = True,
+        log=print,
+        engine: Engine | None = None,
+    ):
         config.validate()
-        self.config, self.task, self.run, self.progress, self.log = config, task, run, progress, log
-        self.opt = make_optimizer(config, task.params)
-        self.ema = optim.EMA(task.params, config.ema_decay) if config.ema_decay else None
-        self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
+        if engine is None:
+            from rnnkit.engines.numpy_engine import NumpyEngine
+
+            engine = NumpyEngine(task.model, config)
+        self.config, self.task, self.run, self.engine = config, task, run, engine
+        self.master = engine.world.master  # rank 0 alone writes the run directory and prints
+        self.progress, self.log = progress, log
+        self.lr = config.lr
+        self.ema = optim.EMA(engine.export_params(), config.ema_decay) if config.ema_decay else None
         self.step = 0
         # the schedule's length; with only max_time given it is fitted after timing the first steps, then saved
         self.max_steps = config.max_steps or (None if config.max_time else DEFAULT_STEPS)
@@ -95,58 +97,75 @@ class Trainer:
             "loss_count": self.loss_count,
             "elapsed": self.elapsed,
             "targets_seen": self.targets_seen,
-            "rng": self.rng.bit_generator.state,
+            "rng": self.engine.rng_state(),
             "data": self.task.data_state(),
+            "world_size": self.engine.world.size,
         }
 
     def save_checkpoint(self) -> None:
-        arrays = {f"model.{k}": v for k, v in self.task.params.items()}
-        arrays.update({f"optim.{k}": v for k, v in self.opt.state_dict().items()})
+        """Every rank calls this (a stream's carried state is gathered from all of them); rank 0 writes."""
+        carried = self.engine.carried_state()
+        if not self.master:
+            return
+        arrays = {f"model.{k}": v for k, v in self.engine.export_params().items()}
+        arrays.update({f"optim.{k}": v for k, v in self.engine.export_optimizer().items()})
+        arrays.update({f"carry.{k}": v for k, v in carried.items()})
         if self.ema is not None:
             arrays.update({f"ema.{k}": v for k, v in self.ema.state_dict().items()})
         self.run.save_checkpoint(arrays, self._state())
 
     def resume(self) -> None:
         arrays, state = self.run.load_checkpoint()
+        saved_world, world = state.get("world_size", 1), self.engine.world.size
+        if saved_world != world:
+            raise RnnkitError(
+                f"{self.run}: trained on {saved_world} process(es), resumed on {world}; resume it with the same "
+                f"number (torchrun --nproc-per-node): the global batch and its data order depend on it"
+            )
+        part = lambda prefix: {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}  # noqa: E731
         try:
-            for k, p in self.task.params.items():
-                p[...] = arrays[f"model.{k}"]
-            self.opt.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("optim.")})
+            self.engine.import_params(part("model."))
+            self.engine.import_optimizer(part("optim."))
+            self.engine.load_carried_state(part("carry."))
             if self.ema is not None:
-                self.ema.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("ema.")})
+                self.ema.load_state_dict(part("ema."))
             self.step, self.bad_evals, self.max_steps = state["step"], state["bad_evals"], state["max_steps"]
             self.best_val = math.inf if state["best_val"] is None else state["best_val"]
             self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
             self.elapsed, self.targets_seen = state["elapsed"], state["targets_seen"]
-            self.rng.bit_generator.state = state["rng"]
+            if state["rng"]:  # empty from the torch engine, which reseeds dropout every step
+                self.engine.load_rng_state(state["rng"])
             self.task.load_data_state(state["data"])
         except (KeyError, ValueError, TypeError) as e:
             raise RnnkitError(f"{self.run}: checkpoint does not match this model ({e})") from None
-        self.run.truncate_metrics(self.step)
+        if self.master:
+            self.run.truncate_metrics(self.step)
 
     # -- the loop --------------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _model_weights(self):
-        """Within the block task.params hold the model's weights: the moving average when there is one."""
+        """Within the block the engine holds the model's weights: the moving average when there is one."""
         if self.ema is None:
             yield
             return
-        self.ema.swap()
+        weights = {k: v.copy() for k, v in self.engine.export_params().items()}
+        self.engine.import_params(self.ema.average)
         try:
             yield
         finally:
-            self.ema.swap()
+            self.engine.import_params(weights)
 
     def _evaluate(self) -> bool:
         """Evaluate, log, keep the best weights, checkpoint; return True when patience has run out."""
+        batches = self.task.eval_batches()
         with self._model_weights():
-            val = self.task.evaluate()
+            val = None if batches is None else self.engine.evaluate(batches)  # the same on every rank
         train = self.loss_sum / max(1, self.loss_count)
         row = {
             "step": self.step,
             "train_loss": train,
             "val_loss": val,
-            "lr": self.opt.lr,
+            "lr": self.lr,
             "elapsed": round(self.elapsed, 3),
             "targets_per_s": round(self.targets_seen / max(self.elapsed, 1e-9), 1),
         }
@@ -155,20 +174,28 @@ class Trainer:
         if improved:
             self.best_val = math.inf if val is None else val
             self.bad_evals = 0
-            with self._model_weights():
-                self.run.save_model(dict(self.task.params), {"step": self.step, "val_loss": val})
+            if self.master:
+                with self._model_weights():
+                    self.run.save_model(self.engine.export_params(), {"step": self.step, "val_loss": val})
         else:
             self.bad_evals += 1
-        self.run.append_metrics(row)
+        stop = self.config.patience is not None and self.bad_evals >= self.config.patience
+        if self.master:
+            self.run.append_metrics(row)
         self.save_checkpoint()
+        if not self.master:
+            return stop
         self.run.plot()
         # samples draw from their own generator, so showing them never changes the training that follows
         sample_rng = np.random.default_rng([self.config.seed, 2, self.step])
-        with self._model_weights():
-            samples = self.task.samples(self.config.num_samples, sample_rng) if self.config.num_samples else []
+        samples = []
+        if self.config.num_samples:
+            with self._model_weights():
+                self.engine.sync_model()
+                samples = self.task.samples(self.config.num_samples, sample_rng)
         val_text = "-" if val is None else f"{val:.4f}"
         self.log(f"step {self.step}: train {train:.4f}  val {val_text}  " + "  ".join(samples))
-        return self.config.patience is not None and self.bad_evals >= self.config.patience
+        return stop
 
     def _fit_steps_to_time(self, seconds: float) -> int:
         """How many steps fit in max_time at the pace of the first steps, leaving room for evaluations."""
@@ -187,9 +214,14 @@ class Trainer:
         c = self.config
         previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
         bar = tqdm(
-            total=self.max_steps, initial=self.step, disable=not self.progress, dynamic_ncols=True, file=sys.stderr
+            total=self.max_steps,
+            initial=self.step,
+            disable=not (self.progress and self.master),
+            dynamic_ncols=True,
+            file=sys.stderr,
         )
         reason = "max-steps"
+        self.log(self.engine.describe())
         if self.step == 0:
             self.save_checkpoint()  # so a run that fails early still has a good checkpoint to resume
         start = time.perf_counter() - self.elapsed
@@ -197,23 +229,19 @@ class Trainer:
         try:
             while self.max_steps is None or self.step < self.max_steps:
                 if self.max_steps is None and self.step == CALIBRATION_STEPS:
-                    self.max_steps = self._fit_steps_to_time(self.elapsed)
+                    self.max_steps = self.engine.from_master(self._fit_steps_to_time(self.elapsed))
                     bar.total = self.max_steps
                     bar.refresh()
-                self.opt.lr = learning_rate(c, self.step, self.max_steps or CALIBRATION_STEPS * 1000)
-                loss, n = self.task.train_step(self.rng)
+                self.lr = learning_rate(c, self.step, self.max_steps or CALIBRATION_STEPS * 1000)
+                loss, n = self.engine.forward_backward(self.task.next_batch(), self.step)
                 if not math.isfinite(loss) or loss > 1e4:
                     raise TrainingStopped(
                         f"training stopped at step {self.step + 1}: the loss is {loss} (try a lower --lr); "
                         f"the last good checkpoint in {self.run} is kept"
                     )
-                if c.clip_value is not None:
-                    optim.clip_grad_value(self.task.grads, c.clip_value)
-                elif c.clip_norm is not None:
-                    optim.clip_grad_norm(self.task.grads, c.clip_norm)
-                self.opt.step(self.task.grads)
+                self.engine.update(self.lr)
                 if self.ema is not None:
-                    self.ema.update()
+                    self.ema.update(self.engine.export_params())
                 self.step += 1
                 self.loss_sum += loss * n
                 self.loss_count += n
@@ -226,6 +254,9 @@ class Trainer:
                     val = "-" if math.isinf(self.best_val) else f"{self.best_val:.4f}"
                     bar.set_postfix_str(f"loss {self.loss_sum / max(1, self.loss_count):.4f} val {val} {rate:,.0f}/s")
                 out_of_time = c.max_time is not None and self.elapsed >= c.max_time
+                if self.engine.world.size > 1:  # every rank stops at the same step, or the others would hang
+                    out_of_time = self.engine.any_rank(out_of_time)
+                    self._interrupted = self.engine.any_rank(self._interrupted)
                 last = self.step == self.max_steps
                 if self.step % c.eval_every == 0 or last or out_of_time or self._interrupted:
                     if self.loss_count and self._evaluate():
@@ -239,6 +270,7 @@ class Trainer:
                         break
         finally:
             bar.close()
+            self.engine.close()
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
         return {
@@ -246,6 +278,7 @@ class Trainer:
             "stopped": reason,
             "best_val": None if math.isinf(self.best_val) else self.best_val,
             "elapsed": self.elapsed,
+            "rank": self.engine.world.rank,
         }
 
 

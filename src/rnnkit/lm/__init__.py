@@ -5,7 +5,7 @@
     vocab.py     TokenVocabulary: sorted tokens after one boundary id 0; each application says what a token is
     batches.py   padded time-major batches of whole sequences, for training and for evaluation
     sample.py    the logit filters (temperature, top-k, top-p) and the draw of the next ids
-    evaluate.py  log-likelihoods and the mean negative log-likelihood in nats per token
+    evaluate.py  log-likelihoods (of sequences, and of each token) and the mean negative log-likelihood per token
 
 The names (`rnnkit.text`) and the melodies (`rnnkit.music`) import this package, never each other; it imports
 only the engine (`rnnkit.nn`, `rnnkit.kernels`).

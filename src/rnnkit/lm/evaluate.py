@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rnnkit.lm.batches import iter_eval_batches
+from rnnkit.lm.batches import iter_eval_batches, pad_batch
 from rnnkit.lm.model import TokenModel
 from rnnkit.nn import cross_entropy, log_softmax
 
@@ -28,6 +28,17 @@ def sequence_log_probs(model: TokenModel, encoded: Sequence[np.ndarray], batch_s
         out[order[start : start + len(sums)]] = sums
         start += len(sums)
     return out
+
+
+def token_log_probs(model: TokenModel, ids: np.ndarray) -> np.ndarray:
+    """log P(token_t | the tokens before it) for each token of one encoded sequence, then the end's: (L+1,).
+
+    They add up to the sequence's `sequence_log_probs`; the page of `rnnkit serve` colours a name by them.
+    """
+    inputs, targets, _ = pad_batch([ids])  # (L+1, 1) each
+    logits, _, _ = model.forward(inputs)  # (L+1, 1, V)
+    logp = log_softmax(logits[:, 0].astype(np.float64))  # (L+1, V)
+    return logp[np.arange(len(targets)), targets[:, 0]]  # (L+1,)
 
 
 def mean_nll(model: TokenModel, encoded: Sequence[np.ndarray], batch_size: int = 512) -> tuple[float, int]:

@@ -14,7 +14,8 @@ import time
 MUSIC_HELP = {
     "embedding_size": "size of the learned token vectors (the seed's one-hot input times W)",
     "hidden_size": "units in each recurrent layer's hidden state (the seed's n_a)",
-    "batch_size": "windows per training step (the seed's m)",
+    "batch_size": "windows per training step (the seed's m), per process: under torchrun the global batch is "
+    "WORLD_SIZE times this",
     "num_samples": "short melodies printed at each evaluation",
     "max_steps": "training steps (instead of --epochs); the learning-rate schedule spans them",
 }
@@ -44,6 +45,7 @@ def _preset_flags(group, cls, part: str) -> None:
 def add_music(sub) -> None:
     """Add `music` and its actions to the top-level subparsers."""
     from rnnkit.config import TrainConfig
+    from rnnkit.engines.config import add_engine_args
     from rnnkit.music.config import ModelConfig
 
     music = sub.add_parser("music", help="the melody generator (LSTM over (pitch, duration) tokens, MIDI out)")
@@ -93,6 +95,7 @@ def add_music(sub) -> None:
     g.add_argument("--epochs", type=float, help="passes over the data, ceil(tokens / tx) windows each (default: 100)")
     _preset_flags(p.add_argument_group("model"), ModelConfig, "model")
     _preset_flags(p.add_argument_group("training"), TrainConfig, "train")
+    add_engine_args(p.add_argument_group("engine"))
     g = p.add_argument_group("run")
     g.add_argument("--out", help="run directory to create (default: runs/music-<timestamp>)")
     g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
@@ -207,11 +210,14 @@ def _prepare_corpus(name: str, limit: int | None):
 
 def music_train(args: argparse.Namespace) -> int:
     from rnnkit.config import TrainConfig
+    from rnnkit.engines.config import engine_overrides, resolve_engine
     from rnnkit.music import train as music
     from rnnkit.music.config import ModelConfig, preset_configs
 
     if args.resume:
-        summary = music.resume(args.resume, max_time=args.max_time, progress=not args.quiet)
+        summary = music.resume(
+            args.resume, max_time=args.max_time, progress=not args.quiet, engine=engine_overrides(args)
+        )
         out = args.resume
     else:
         out = args.out or f"runs/music-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -233,7 +239,10 @@ def music_train(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             force=args.force,
             progress=not args.quiet,
+            engine=resolve_engine(None, engine_overrides(args)),
         )
+    if summary.get("rank", 0) != 0:  # under torchrun, rank 0 alone reports
+        return 0
     best = summary["best_val"]
     print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
     if best is not None:

@@ -127,18 +127,23 @@ def instrument_program(name_or_number: str | int) -> int:
 def _open_midi(path: Path) -> mido.MidiFile:
     if not path.is_file():
         raise MidiError(f"{path}: no such file")
+    return _parse_midi(lambda: mido.MidiFile(path), str(path))
+
+
+def _parse_midi(open_file, label: str) -> mido.MidiFile:
+    """open_file() -> MidiFile, its failures as one-line MidiErrors that name `label`."""
     try:
-        mid = mido.MidiFile(path)
+        mid = open_file()
     except OSError as e:
         reason = "not a MIDI file (no MThd header)" if "MThd" in str(e) else f"cannot read ({e})"
-        raise MidiError(f"{path}: {reason}") from None
+        raise MidiError(f"{label}: {reason}") from None
     except EOFError:
-        raise MidiError(f"{path}: truncated or corrupt MIDI file (it ends inside a chunk)") from None
+        raise MidiError(f"{label}: truncated or corrupt MIDI file (it ends inside a chunk)") from None
     except (KeyError, ValueError, IndexError, TypeError) as e:
         detail = " ".join(str(e).split()) or type(e).__name__
-        raise MidiError(f"{path}: corrupt MIDI file ({detail})") from None
+        raise MidiError(f"{label}: corrupt MIDI file ({detail})") from None
     if mid.type not in (0, 1, 2) or not 0 < mid.ticks_per_beat < 0x8000:
-        raise MidiError(f"{path}: not a usable MIDI file (type {mid.type}, {mid.ticks_per_beat} ticks per beat)")
+        raise MidiError(f"{label}: not a usable MIDI file (type {mid.type}, {mid.ticks_per_beat} ticks per beat)")
     return mid
 
 
@@ -196,6 +201,13 @@ def read_midi(path: str | os.PathLike, track: int | None = None) -> Melody:
     """
     path = Path(path)
     return _melody_from_midifile(_open_midi(path), str(path), track)
+
+
+def read_midi_bytes(data: bytes, label: str = "upload.mid", track: int | None = None) -> Melody:
+    """The melody of a MIDI file's contents (an upload), as `read_midi`; errors name `label`, not a path."""
+    import io
+
+    return _melody_from_midifile(_parse_midi(lambda: mido.MidiFile(file=io.BytesIO(data)), label), label, track)
 
 
 def midi_to_events(mid: mido.MidiFile, track: int | None = None) -> list[Event]:

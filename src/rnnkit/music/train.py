@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,17 @@ import numpy as np
 
 import rnnkit
 from rnnkit.config import TrainConfig
+from rnnkit.engines.base import make_engine, model_dtype
+from rnnkit.engines.batch import Batch
+from rnnkit.engines.config import EngineConfig, resolve_engine
 from rnnkit.errors import DataError, RnnkitError
+from rnnkit.lm.batches import iter_eval_batches
 from rnnkit.lm.evaluate import mean_nll
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.vocab import BOUNDARY_ID
 from rnnkit.music.config import DEFAULT_EPOCHS, ModelConfig
 from rnnkit.music.generate import MelodyGenerator, format_events
 from rnnkit.music.tokens import Melody, Vocabulary, transpose_to_c
-from rnnkit.nn import cross_entropy
 from rnnkit.rundir import RunDir
 from rnnkit.training import Trainer
 
@@ -206,27 +210,32 @@ def load_data(data: DataConfig, melodies: list[Melody], vocab: Vocabulary | None
 
 
 class MusicTask:
-    """Random Tx-step windows through the melody model with the cross-entropy at every step."""
+    """Random Tx-step windows, scored with the cross-entropy at every step; whole held-out pieces for validation.
 
-    def __init__(self, model: TokenModel, generator: MelodyGenerator, data: MusicData, tx: int, config: TrainConfig):
+    world_size: data-parallel processes; each batch holds batch_size windows per process.
+    """
+
+    def __init__(
+        self,
+        model: TokenModel,
+        generator: MelodyGenerator,
+        data: MusicData,
+        tx: int,
+        config: TrainConfig,
+        world_size: int = 1,
+    ):
         self.model, self.generator, self.data = model, generator, data
-        self.params, self.grads = model.params, model.grads
-        self.batcher = WindowBatcher(stream(data.train_ids), tx, config.batch_size, seed=config.seed)
+        self.batcher = WindowBatcher(stream(data.train_ids), tx, config.batch_size * world_size, seed=config.seed)
 
-    def train_step(self, rng: np.random.Generator) -> tuple[float, int]:
-        self.model.train()
-        self.model.zero_grad()
+    def next_batch(self) -> Batch:
         inputs, targets = self.batcher.next_batch()  # (Tx, B) each
-        logits, _, cache = self.model.forward(inputs, None, rng)  # (Tx, B, V)
-        loss, dlogits = cross_entropy(logits, targets)
-        self.model.backward(dlogits, cache)
-        return loss, targets.size
+        return Batch(inputs, targets)
 
-    def evaluate(self) -> float | None:
-        self.model.eval()
-        nll = negative_log_likelihood(self.model, self.data.val_ids)["nll"]
-        self.model.train()
-        return nll
+    def eval_batches(self) -> Iterator[Batch]:
+        """The held-out pieces from their start, as `negative_log_likelihood` reads them."""
+        if not self.data.val_ids:
+            raise RnnkitError("no held-out pieces to evaluate")
+        return (Batch(*b) for b in iter_eval_batches(self.data.val_ids, 256))
 
     def samples(self, n: int, rng: np.random.Generator) -> list[str]:
         self.model.eval()
@@ -273,14 +282,16 @@ def _data_config(d: dict[str, Any]) -> DataConfig:
 
 
 def build(run: RunDir, config: dict[str, Any], data: MusicData) -> Trainer:
-    """The Trainer (with its task, model and generator) of a resolved config and the data it names."""
+    """The Trainer (with its task, model, engine and generator) of a resolved config and the data it names."""
     data_cfg = _data_config(config["data"])
     model_cfg, train_cfg = ModelConfig(**config["model"]), TrainConfig(**config["train"])
-    model = TokenModel(model_cfg, len(data.vocab), seed=train_cfg.seed)
+    engine_cfg = resolve_engine(config.get("engine"))
+    model = TokenModel(model_cfg, len(data.vocab), seed=train_cfg.seed, dtype=model_dtype(engine_cfg))
     stats = config.get("stats") or _stats(data)
     generator = MelodyGenerator(model, data.vocab, data_cfg.transpose, stats["tempo_bpm"], stats["time_signature"])
-    task = MusicTask(model, generator, data, data_cfg.tx, train_cfg)
-    return Trainer(train_cfg, task, run)
+    engine = make_engine(engine_cfg, model, train_cfg)
+    task = MusicTask(model, generator, data, data_cfg.tx, train_cfg, engine.world.size)
+    return Trainer(train_cfg, task, run, engine=engine)
 
 
 def train(
@@ -293,6 +304,7 @@ def train(
     force: bool = False,
     progress: bool = True,
     log=print,
+    engine: EngineConfig | None = None,
 ) -> dict[str, Any]:
     """Train a new melody model into the run directory `out`; return the Trainer's summary.
 
@@ -302,6 +314,8 @@ def train(
     model.validate()
     train_config.validate()
     data.validate()
+    engine = engine or EngineConfig()
+    engine.validate()
     if epochs is not None and train_config.max_steps is not None:
         raise RnnkitError("give --epochs or --max-steps, not both")
     if epochs is not None and not epochs > 0:
@@ -323,33 +337,46 @@ def train(
         "train": asdict(train_config),
         "data": {**asdict(data), "data": list(data.data)},
         "stats": _stats(loaded),
+        "engine": asdict(engine),
     }
+    trainer = build(run, config, loaded)  # the engine is ready (torch found, device valid) before anything is written
+    config["engine"]["world_size"] = trainer.engine.world.size  # --batch-size windows on each of them
+    if not trainer.master:  # rank 0 alone writes the run directory
+        return _run(trainer, config, loaded, log, progress)
     run.create(force=force)
     if any(s != BACH for s in data.data):
         from rnnkit.music.corpus import save_corpus
 
         save_corpus(melodies, run.path / MELODIES, {"source": list(data.data)})
-    trainer = build(run, config, loaded)
     run.write_vocab(loaded.vocab.to_json())
     run.write_config(config)
     return _run(trainer, config, loaded, log, progress)
 
 
-def resume(out: str | Path, max_time: float | None = None, progress: bool = True, log=print) -> dict[str, Any]:
-    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time)."""
+def resume(
+    out: str | Path, max_time: float | None = None, progress: bool = True, log=print, engine: dict | None = None
+) -> dict[str, Any]:
+    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time, or on another
+    engine: `engine` holds the --engine, --device, --precision flags given)."""
     run = RunDir(out)
     config = _music_config(run)
     if max_time is not None:
         config["train"]["max_time"] = max_time
+    stored = config.get("engine", {})
+    config["engine"] = {**stored, **asdict(resolve_engine(stored, engine))}
     data_cfg = _data_config(config["data"])
     data = load_data(data_cfg, run_melodies(data_cfg, run, log), Vocabulary.from_json(run.read_vocab()))
     trainer = build(run, config, data)
     trainer.resume()
-    log(f"resuming {run} at step {trainer.step}")
+    if trainer.master:
+        log(f"resuming {run} at step {trainer.step}")
+        if config["engine"] != stored:  # resumed on another engine, device or precision: the run records it
+            run.write_config(config)
     return _run(trainer, config, data, log, progress)
 
 
 def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progress: bool) -> dict[str, Any]:
+    log = log if trainer.master else (lambda *a, **k: None)  # rank 0 alone prints
     log(json.dumps(config, indent=2))
     if data.val_unknown:
         log(f"note: {data.val_unknown} held-out events are not in the vocabulary; they are scored as their nearest")
@@ -357,7 +384,8 @@ def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progres
     trainer.log = log
     summary = trainer.train()
     m = config["model"]
-    trainer.run.plot(title=f"{m['cell']} {m['hidden_size']} on {', '.join(config['data']['data'])}")
+    if trainer.master:
+        trainer.run.plot(title=f"{m['cell']} {m['hidden_size']} on {', '.join(config['data']['data'])}")
     return summary
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.errors import RnnkitError
-from rnnkit.lm.evaluate import sequence_log_probs
+from rnnkit.lm.evaluate import sequence_log_probs, token_log_probs
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.sample import next_ids
 from rnnkit.nn import log_softmax
@@ -28,6 +28,20 @@ SAMPLE_BATCH = 10_000  # names drawn together at most: the sampler holds about 1
 class Scored:
     name: str
     log_prob: float  # natural log of P(name, then the end of the name)
+
+
+@dataclass(frozen=True)
+class CharScores:
+    """How likely the model finds each character of a name, given the characters before it."""
+
+    name: str  # as shown
+    chars: tuple[str, ...]  # the name's characters, as shown
+    log_probs: tuple[float, ...]  # log P(char_t | chars before t) for each char, then log P(end | the name)
+
+    @property
+    def log_prob(self) -> float:
+        """log P(name, then the end of the name): the sum, as `score` gives it."""
+        return float(sum(self.log_probs))
 
 
 def _progress_bar(total: int, unit: str):
@@ -195,6 +209,14 @@ class NameGenerator:
         names = list(names)
         encoded = [self._encode(name, "name") for name in names]
         return [Scored(n, float(lp)) for n, lp in zip(names, sequence_log_probs(self.model, encoded), strict=True)]
+
+    def char_log_probs(self, name: str) -> CharScores:
+        """Each character's log-probability under the model, then the end token's (len(name) + 1 values)."""
+        ids = self._encode(name, "name")
+        picked = token_log_probs(self.model, ids)  # (L+1,)
+        shown = self.show(self._normalize(name))
+        chars = tuple(shown) if len(shown) == len(ids) else tuple(self.vocab.decode(ids))
+        return CharScores(shown, chars, tuple(float(x) for x in picked))
 
     def evaluate(self, items: Sequence[str]) -> dict[str, float | int]:
         """Mean negative log-likelihood per character (each item counts len + 1 predictions), as makemore."""

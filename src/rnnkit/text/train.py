@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,13 @@ import numpy as np
 
 import rnnkit
 from rnnkit.config import TrainConfig
+from rnnkit.engines.base import make_engine, model_dtype
+from rnnkit.engines.batch import Batch
+from rnnkit.engines.config import EngineConfig, resolve_engine
 from rnnkit.errors import RnnkitError
+from rnnkit.lm.batches import iter_eval_batches
 from rnnkit.lm.config import ModelConfig
-from rnnkit.lm.evaluate import mean_nll
 from rnnkit.lm.model import TokenModel
-from rnnkit.nn import cross_entropy
 from rnnkit.rundir import RunDir
 from rnnkit.text.config import DataConfig
 from rnnkit.text.data import SURNAMES, Batcher, read_items, resolve_items, split_train_val
@@ -27,30 +30,32 @@ ITEMS = "items.txt.gz"  # the training items, kept with the run for `sample --no
 
 
 class NameTask:
-    """Minibatches of padded names through the TokenModel with the masked cross-entropy."""
+    """Minibatches of padded names, scored with the masked cross-entropy.
 
-    def __init__(self, model: TokenModel, generator: NameGenerator, train: list[np.ndarray], val, config: TrainConfig):
+    world_size: data-parallel processes; each batch holds batch_size rows per process (the engine keeps its own).
+    """
+
+    def __init__(
+        self,
+        model: TokenModel,
+        generator: NameGenerator,
+        train: list[np.ndarray],
+        val,
+        config: TrainConfig,
+        world_size: int = 1,
+    ):
         self.model, self.generator = model, generator
-        self.params, self.grads = model.params, model.grads
-        self.batcher = Batcher(train, config.batch_size, seed=config.seed, sort_chunk=8)
+        self.batcher = Batcher(train, config.batch_size * world_size, seed=config.seed, sort_chunk=8)
         self.val = val
 
-    def train_step(self, rng: np.random.Generator) -> tuple[float, int]:
-        self.model.train()
-        self.model.zero_grad()
+    def next_batch(self) -> Batch:
         inputs, targets, mask = self.batcher.next_batch()  # (T, B) each
-        logits, _, cache = self.model.forward(inputs, None, rng)  # (T, B, V)
-        loss, dlogits = cross_entropy(logits, targets, mask)
-        self.model.backward(dlogits, cache)
-        return loss, int(mask.sum())
+        return Batch(inputs, targets, mask)
 
-    def evaluate(self) -> float | None:
+    def eval_batches(self) -> Iterator[Batch] | None:
         if not self.val:
             return None
-        self.model.eval()
-        nll, _ = mean_nll(self.model, self.val, 512)
-        self.model.train()
-        return nll
+        return (Batch(*b) for b in iter_eval_batches(self.val, 512))
 
     def samples(self, n: int, rng: np.random.Generator) -> list[str]:
         self.model.eval()
@@ -81,17 +86,19 @@ def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary | None = None):
     """
     data, model_cfg = DataConfig(**config["data"]), ModelConfig(**config["model"])
     train_cfg = TrainConfig(**config["train"])
+    engine_cfg = resolve_engine(config.get("engine"))
     train_items, val_items = _load_items(data)
     vocab = vocab or Vocabulary.from_items(train_items)
     unknown = set().union(*(vocab.unknown_chars(v) for v in val_items)) if val_items else set()
     if unknown:
         chars = " ".join(repr(c) for c in sorted(unknown))
         raise RnnkitError(f"the validation data has characters the training data lacks: {chars}")
-    model = TokenModel(model_cfg, len(vocab), seed=train_cfg.seed)
+    model = TokenModel(model_cfg, len(vocab), seed=train_cfg.seed, dtype=model_dtype(engine_cfg))
     generator = NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=train_items)
     encode = lambda items: [vocab.encode(s) for s in items]  # noqa: E731
-    task = NameTask(model, generator, encode(train_items), encode(val_items), train_cfg)
-    trainer = Trainer(train_cfg, task, run)
+    engine = make_engine(engine_cfg, model, train_cfg)
+    task = NameTask(model, generator, encode(train_items), encode(val_items), train_cfg, engine.world.size)
+    trainer = Trainer(train_cfg, task, run, engine=engine)
     return trainer, generator, vocab, train_items
 
 
@@ -103,10 +110,13 @@ def train(
     force: bool = False,
     progress: bool = True,
     log=print,
+    engine: EngineConfig | None = None,
 ) -> dict[str, Any]:
     """Train a new name model into the run directory `out`; return the Trainer's summary."""
     model.validate()
     train_config.validate()
+    engine = engine or EngineConfig()
+    engine.validate()
     run = RunDir(out)
     config = {
         "kind": "text",
@@ -114,8 +124,12 @@ def train(
         "model": asdict(model),
         "train": asdict(train_config),
         "data": asdict(data),
+        "engine": asdict(engine),
     }
     trainer, _, vocab, train_items = build(run, config)  # validates the data before anything is written
+    config["engine"]["world_size"] = trainer.engine.world.size  # --batch-size rows on each of them
+    if not trainer.master:  # rank 0 alone writes the run directory
+        return _run(trainer, config, log, progress)
     run.create(force=force)
     run.write_vocab(vocab.to_json())
     run.write_config(config)
@@ -124,29 +138,45 @@ def train(
     return _run(trainer, config, log, progress)
 
 
-def resume(out: str | Path, max_time: float | None = None, progress: bool = True, log=print) -> dict[str, Any]:
-    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time)."""
+def resume(
+    out: str | Path, max_time: float | None = None, progress: bool = True, log=print, engine: dict | None = None
+) -> dict[str, Any]:
+    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time, or on another
+    engine: `engine` holds the --engine, --device, --precision flags given)."""
     run = RunDir(out)
     config = run.read_config()
     if config.get("kind") != "text":
         raise RnnkitError(f"{run}: not a name-model run")
     if max_time is not None:
         config["train"]["max_time"] = max_time
+    stored = config.get("engine", {})
+    config["engine"] = {**stored, **asdict(resolve_engine(stored, engine))}
     trainer, _, _, _ = build(run, config, Vocabulary.from_json(run.read_vocab()))
     trainer.resume()
-    log(f"resuming {run} at step {trainer.step}")
+    if trainer.master:
+        log(f"resuming {run} at step {trainer.step}")
+        if config["engine"] != stored:  # resumed on another engine, device or precision: the run records it
+            run.write_config(config)
     return _run(trainer, config, log, progress)
 
 
 def _run(trainer: Trainer, config: dict[str, Any], log, progress: bool) -> dict[str, Any]:
     import json
 
+    log = log if trainer.master else _quiet
     log(json.dumps(config, indent=2))
     trainer.progress = progress
     trainer.log = log
     summary = trainer.train()
-    trainer.run.plot(title=f"{config['model']['cell']} {config['model']['hidden_size']} on {config['data']['data']}")
+    if trainer.master:
+        trainer.run.plot(
+            title=f"{config['model']['cell']} {config['model']['hidden_size']} on {config['data']['data']}"
+        )
     return summary
+
+
+def _quiet(*args, **kwargs) -> None:
+    """The log of a rank other than 0: silent."""
 
 
 def load(run: str | Path | None = None) -> NameGenerator:
