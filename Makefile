@@ -1,5 +1,5 @@
 # The README's commands. Each creates .venv from pyproject.toml when it is missing.
-#   make demo    train a name model for about two minutes, print new surnames, then write a melody
+#   make demo    train a name model for about two minutes, print new surnames, then write melodies (one over chords)
 #   make test    the test suite (installs the test extra: pytest, hypothesis, torch as the oracle)
 #   make bench   the engine speed benchmark against torch, then the numpy and torch engines side by side
 PYTHON ?= python3
@@ -37,7 +37,10 @@ demo: $(CORE)
 	echo && echo "== Training a small melody model (the seed's LSTM 64) on Bach chorale soprano lines -> $$mus" && \
 	$(BIN)/rnnkit music train --preset seed --epochs 40 --out $$mus --quiet && \
 	$(BIN)/rnnkit music generate $$mus --steps 64 --seed 0 --out $$mus/song.mid --png $$mus/song.png && \
-	echo "== Melody: $$mus/song.mid  piano roll: $$mus/song.png  (loss curves: $$mus/loss.png)"
+	echo "== Melody: $$mus/song.mid  piano roll: $$mus/song.png  (loss curves: $$mus/loss.png)" && \
+	$(BIN)/rnnkit music generate --chords "C G/B Am F | Dm G C C" --seed 0 --out $$mus/over-chords.mid \
+		--png $$mus/over-chords.png && \
+	echo "== Over chords (the bundled chord model): $$mus/over-chords.mid  piano roll: $$mus/over-chords.png"
 
 # torch is the peer in the benchmark, so it needs the test extra; BENCH_ARGS=--json for machines
 bench: $(STAMP)

@@ -2,7 +2,13 @@
 
 Each run is measured as `rnnkit music eval RUN -n 100 --seed 0` does (100 pieces generated at temperature 1, the
 lengths of the held-out pieces); the reference column is the held-out chorales measured against the training
-chorales, what a model should approach. Without arguments it measures the shipped pretrained model.
+chorales, what a model should approach. Without arguments it measures the two shipped pretrained models: the
+unconditioned one (the baseline) and the one trained with chords.
+
+A second table, for the same runs, is the chord-tone ratio (`rnnkit.music.chords.chord_tone_ratios`, pooled over
+notes) of 100 melodies generated over the held-out chorales' progressions in turn, each as long as its chorale,
+beside Bach's own sopranos against the chords derived from all four voices. A model without chords fills the same
+beats deaf to them: the baseline. For a chord model the first table is measured on those melodies too.
 
     python benchmarks/music_eval.py [RUN ...] [--names NAME ...] [-n 100] [--seed 0] [--json]
 """
@@ -15,8 +21,8 @@ import sys
 
 from threadpoolctl import threadpool_limits
 
-from rnnkit.music.cli import ROWS
-from rnnkit.music.train import evaluate, load_run
+from rnnkit.music.cli import CHORD_ROWS, ROWS
+from rnnkit.music.train import evaluate, load_run, pretrained_path
 
 
 def markdown(results: list[dict], names: list[str]) -> str:
@@ -30,6 +36,17 @@ def markdown(results: list[dict], names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def chord_markdown(results: list[dict], names: list[str]) -> str:
+    """The chord-tone table of the runs whose held-out pieces have chords."""
+    head = ["over the held-out chords", *names, "Bach (reference)", "target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, label, target in CHORD_ROWS:
+        values = [f"{r['chord_tones']['model'][key]:.3f}" for r in results]
+        ref = f"{results[0]['chord_tones']['reference'][key]:.3f}"
+        lines.append("| " + " | ".join([label, *values, ref, target]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="*", help="run directories (default: the shipped pretrained model)")
@@ -39,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="the full results as JSON lines")
     args = parser.parse_args(argv)
 
-    runs = args.runs or [None]
-    names = args.names or [("pretrained" if r is None else r.rstrip("/").split("/")[-1]) for r in runs]
+    runs = args.runs or [str(pretrained_path()), str(pretrained_path(chords=True))]
+    names = args.names or [r.rstrip("/").split("/")[-1] for r in runs]
     if len(names) != len(runs):
         parser.error("give one --names entry per run")
     with threadpool_limits(limits=1):
@@ -54,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f", seed {args.seed}")
     print()
     print(markdown(results, names))
+    if all(r["chord_tones"] for r in results):
+        print()
+        print(chord_markdown(results, names))
     return 0
 
 

@@ -55,4 +55,6 @@ if stop_at:
 
     text_train.NameTask.next_batch = interrupting
 
-sys.exit(cli.main(sys.argv[1:]))
+code = cli.main(sys.argv[1:])
+# an interrupted run saves and exits 128 + SIGINT, which torchrun would count as a failed worker
+sys.exit(0 if stop_at and code == 128 + signal.SIGINT else code)

@@ -159,7 +159,7 @@ def test_torch_engine_resumes_exactly_on_the_cpu(tmp_path, names_file, monkeypat
     torch_flags = ["--engine", "torch", "--device", "cpu", "--dropout", "0.2"]
     assert _train(tmp_path / "straight", names_file, 15, *torch_flags) == 0
     _interrupt_at(monkeypatch, 7)
-    assert _train(tmp_path / "split", names_file, 15, *torch_flags) == 0
+    assert _train(tmp_path / "split", names_file, 15, *torch_flags) == 130  # saved, exit 128 + SIGINT
     assert [r["step"] for r in RunDir(tmp_path / "split").read_metrics()] == [5, 7]
     assert cli.main(["text", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0
     a, meta_a = RunDir(tmp_path / "straight").load_checkpoint()
@@ -217,7 +217,7 @@ def test_a_torch_trained_run_resumes_on_the_numpy_engine(tmp_path, names_file, m
     """--resume DIR --engine numpy continues a torch run: weights and Adam moments carry over, config records it."""
     out = tmp_path / "run"
     _interrupt_at(monkeypatch, 6)
-    assert _train(out, names_file, 10, "--engine", "torch", "--device", "cpu") == 0
+    assert _train(out, names_file, 10, "--engine", "torch", "--device", "cpu") == 130  # saved, 128 + SIGINT
     arrays, meta = RunDir(out).load_checkpoint()
     assert meta["step"] == int(arrays["optim.t"][0]) == 6
     assert cli.main(["text", "train", "--resume", str(out), "--engine", "numpy", "--quiet"]) == 0
@@ -309,7 +309,8 @@ def test_two_gloo_processes_train_like_one_with_twice_the_batch_and_resume(tmp_p
     argv = ["text", "train", "--data", names_file, "--out", two, "--max-steps", 8, "--eval-every", 4, *TINY, *flags]
     done = _torchrun(*argv, "--batch-size", 8, stop_at=5)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "stopped (interrupted) at step 5" in done.stdout and done.stdout.count("stopped (") == 1  # rank 0 alone
+    assert "stopped (interrupted by SIGINT; checkpoint saved) at step 5" in done.stdout
+    assert done.stdout.count("stopped (") == 1  # rank 0 alone
     assert [r["step"] for r in RunDir(two).read_metrics()] == [4, 5]
     assert RunDir(two).read_config()["engine"]["world_size"] == 2
     done = _torchrun("text", "train", "--resume", two, "--quiet")

@@ -150,7 +150,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, chorales, 
         return result
 
     monkeypatch.setattr(music_train.MusicTask, "next_batch", interrupt_at_7)
-    assert _train(tmp_path / "split", 15, "--data", chorales) == 0
+    assert _train(tmp_path / "split", 15, "--data", chorales) == 130  # saved, exit 128 + SIGINT
     monkeypatch.setattr(music_train.MusicTask, "next_batch", original)
     assert [r["step"] for r in RunDir(tmp_path / "split").read_metrics()] == [5, 7]
     assert cli.main(["music", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0

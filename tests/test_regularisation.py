@@ -254,7 +254,7 @@ def test_resume_with_every_regulariser_and_ema_is_exact(tmp_path, names_file, mo
         return result
 
     monkeypatch.setattr(text_train.NameTask, "next_batch", interrupt_at_7)
-    assert _train(tmp_path / "split", names_file, 15, *FEATURES, *EMA) == 0
+    assert _train(tmp_path / "split", names_file, 15, *FEATURES, *EMA) == 130  # saved, exit 128 + SIGINT
     monkeypatch.setattr(text_train.NameTask, "next_batch", original)
     assert cli.main(["text", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0
     a, _ = RunDir(tmp_path / "straight").load_checkpoint()

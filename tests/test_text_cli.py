@@ -189,7 +189,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, names_file
         return result
 
     monkeypatch.setattr(text_train.NameTask, "next_batch", interrupt_at_12)
-    assert _train(tmp_path / "split", names_file, 25) == 0
+    assert _train(tmp_path / "split", names_file, 25) == 130  # saved, exit 128 + SIGINT
     monkeypatch.setattr(text_train.NameTask, "next_batch", original)
     stopped = RunDir(tmp_path / "split")
     assert [r["step"] for r in stopped.read_metrics()] == [5, 10, 12]

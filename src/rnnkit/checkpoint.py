@@ -49,8 +49,12 @@ def read_json(path: Path) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RnnkitError(f"{path}: missing") from None
+    except IsADirectoryError:
+        raise RnnkitError(f"{path}: is a directory, not a JSON file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RnnkitError(f"{path}: not valid JSON ({e.__class__.__name__})") from None
+    except RecursionError:
+        raise RnnkitError(f"{path}: nested too deeply to be one of rnnkit's files") from None
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> None:
@@ -62,8 +66,15 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any] 
     write_bytes_atomic(path, save(arrays, metadata=header))
 
 
-def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read arrays and meta written by save_arrays; a clear RnnkitError for anything else."""
+# the safetensors dtypes NumPy holds; bfloat16 and the float8 types have no NumPy dtype
+READABLE_DTYPES = {"F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL"}
+
+
+def load_arrays(path: Path, weights: bool = False) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read arrays and meta written by save_arrays; a clear RnnkitError for anything else.
+
+    Floating-point arrays must be finite; with `weights`, every array must be floating point.
+    """
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
@@ -72,14 +83,33 @@ def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         data = path.read_bytes()
     except FileNotFoundError:
         raise RnnkitError(f"{path}: missing") from None
+    unreadable = f"{path}: not a readable safetensors file"
     try:
-        arrays = load(data)
         header_len = int.from_bytes(data[:8], "little")
         header = json.loads(data[8 : 8 + header_len])
-        meta = json.loads(header.get("__metadata__", {}).get("rnnkit", "null"))
-    except (SafetensorError, ValueError, UnicodeDecodeError, json.JSONDecodeError, TypeError) as e:
-        raise RnnkitError(f"{path}: not a readable safetensors file ({e.__class__.__name__})") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RnnkitError(f"{unreadable} ({e.__class__.__name__})") from None
+    except RecursionError:
+        raise RnnkitError(f"{unreadable} (its header is nested too deeply)") from None
+    if len(data) < 8 or not isinstance(header, dict):
+        raise RnnkitError(f"{unreadable} (no header)")
+    for name, entry in header.items():
+        dtype = entry.get("dtype") if isinstance(entry, dict) else None
+        if name != "__metadata__" and isinstance(dtype, str) and dtype not in READABLE_DTYPES:
+            raise RnnkitError(f"{path}: tensor {name} is {dtype}, which rnnkit cannot read (it writes F16/F32/F64)")
+    try:
+        arrays = load(data)
+        meta = json.loads((header.get("__metadata__") or {}).get("rnnkit", "null"))
+    except (SafetensorError, ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError) as e:
+        raise RnnkitError(f"{unreadable} ({e.__class__.__name__})") from None
+    except RecursionError:
+        raise RnnkitError(f"{unreadable} (its metadata is nested too deeply)") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise RnnkitError(f"{path}: written by an incompatible rnnkit (format {found}, expected {FORMAT_VERSION})")
+    for name, a in arrays.items():
+        if weights and not np.issubdtype(a.dtype, np.floating):
+            raise RnnkitError(f"{path}: tensor {name} is {a.dtype}; weights are floating point")
+        if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+            raise RnnkitError(f"{path}: tensor {name} holds NaN or infinite values")
     return arrays, meta

@@ -13,26 +13,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from collections.abc import Callable, Sequence
 
 from rnnkit.flags import HELP
-
-
-class _Given(argparse.Action):
-    """Store a flag's value and note in args.given that it was given, so a preset fills only the others."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, values)
-        namespace.given = {*getattr(namespace, "given", ()), self.dest}
-
-
-class _GivenSwitch(argparse.BooleanOptionalAction):
-    """--x / --no-x, noted in args.given like _Given."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        super().__call__(parser, namespace, values, option_string)
-        namespace.given = {*getattr(namespace, "given", ()), self.dest}
+from rnnkit.runflags import (
+    EXIT_CODES,
+    FORCE_HELP,
+    RESUME_HELP,
+    check_resume_flags,
+    exit_code,
+    given_options,
+    new_run_path,
+    stop_reason,
+)
 
 
 def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), **defaults) -> None:
@@ -44,17 +37,17 @@ def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = 
         default = defaults.get(f.name, f.default)
         kind = str(f.type).split("|")[0].strip()
         if kind == "bool":
-            parser.add_argument(flag, action=_GivenSwitch, default=default, help=HELP.get(f.name, ""))
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=HELP.get(f.name, ""))
             continue
         convert = {"int": int, "float": float, "str": str}[kind]
         text = HELP.get(f.name, "") + " (default: %(default)s)"
-        parser.add_argument(flag, action=_Given, type=convert, default=default, help=text)
+        parser.add_argument(flag, type=convert, default=default, help=text)
 
 
 def config_from_args(cls, args: argparse.Namespace, preset: dict | None = None):
     """cls from the flags' values; a preset's settings replace those of the flags that were not given."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
-    given = getattr(args, "given", set())
+    given = getattr(args, "given_options", {})  # set by main: the flags the command line gave
     values.update({k: v for k, v in (preset or {}).items() if k not in given})
     return cls(**values)
 
@@ -68,17 +61,14 @@ def text_train(args: argparse.Namespace) -> int:
     from rnnkit.text.config import PRESETS, DataConfig
 
     preset = PRESETS[args.preset] if args.preset else {}
-    if args.resume and args.preset:
-        from rnnkit.errors import RnnkitError
-
-        raise RnnkitError("--preset chooses a new run's settings; a resumed run keeps its own (leave out --preset)")
-    if args.resume:
+    if args.resume is not None:
+        check_resume_flags(args)  # --preset among them: a resumed run keeps its saved settings
         summary = text.resume(
-            args.resume, max_time=args.max_time, progress=not args.quiet, engine=engine_overrides(args)
+            args.resume, args.max_steps, args.max_time, progress=not args.quiet, engine=engine_overrides(args)
         )
         out = args.resume
     else:
-        out = args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
+        out = new_run_path(args.out, "runs/")
         summary = text.train(
             out,
             config_from_args(ModelConfig, args, preset.get("model")),
@@ -89,13 +79,13 @@ def text_train(args: argparse.Namespace) -> int:
             engine=resolve_engine(None, engine_overrides(args)),
         )
     if summary.get("rank", 0) != 0:  # under torchrun, rank 0 alone reports
-        return 0
+        return 128 + summary["signal"] if summary.get("signal") else 0
     best = summary["best_val"]
-    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
+    print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.0f} s")
     if best is not None:
         print(f"best validation loss: {best:.4f} nats per character")
     print(f"run: {out}  (loss curves: {out}/loss.png; sample with: rnnkit text sample {out})")
-    return 0
+    return exit_code(summary, out)
 
 
 def text_sample(args: argparse.Namespace) -> int:
@@ -166,7 +156,7 @@ def add_text(sub) -> None:
     p = text.add_parser(
         "train",
         help="train a name model",
-        description="Train a character-level language model on a list of names; writes a run directory.",
+        description=f"Train a character-level language model on a list of names; writes a run directory. {EXIT_CODES}",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     from rnnkit.config import TrainConfig
@@ -191,8 +181,8 @@ def add_text(sub) -> None:
     add_engine_args(p.add_argument_group("engine"))
     g = p.add_argument_group("run")
     g.add_argument("--out", help="run directory to create (default: runs/<timestamp>)")
-    g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
-    g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    g.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
+    g.add_argument("--force", action="store_true", help=FORCE_HELP)
     g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=text_train)
@@ -296,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse has printed the usage and the error
         return int(e.code or 0)
+    if getattr(args, "action", None) == "train":
+        args.given_options = given_options(parser, argv)
     if getattr(args, "command", None) == "text" and args.action == "score" and args.run is not None:
         _score_run_or_name(args)
     handler: Callable[[argparse.Namespace], int] = args.handler

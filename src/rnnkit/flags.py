@@ -29,8 +29,9 @@ HELP = {
     "clip_norm": "clip the global gradient norm to this (the default clipping)",
     "clip_value": "clip every gradient entry into [-v, v] instead (the seed's clip)",
     "batch_size": "sequences per training step, per process: under torchrun the global batch is WORLD_SIZE times this",
-    "max_steps": "training steps; the learning-rate schedule spans them",
-    "max_time": "stop after this many seconds of training (the schedule still follows --max-steps)",
+    "max_steps": "training steps; the learning-rate schedule spans them (with --resume: the new total)",
+    "max_time": "stop after this many seconds of training (the schedule still follows --max-steps; "
+    "with --resume: seconds more)",
     "eval_every": "evaluate, print samples and checkpoint every this many steps",
     "patience": "stop after this many evaluations without a better validation loss",
     "seed": "seed of every random choice (weights, data order, dropout)",

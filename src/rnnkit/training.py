@@ -22,7 +22,8 @@ from rnnkit.config import CALIBRATION_STEPS, DEFAULT_STEPS, TrainConfig, learnin
 from rnnkit.engines.base import Engine
 from rnnkit.engines.batch import Batch
 from rnnkit.errors import RnnkitError
-from rnnkit.rundir import RunDir
+from rnnkit.rundir import CHECKPOINT, RunDir
+from rnnkit.schema import check_trainer_state
 
 
 class Task(Protocol):
@@ -51,7 +52,7 @@ class TrainingStopped(RnnkitError):
 class Trainer:
     """Runs a Task to max_steps (or max_time, or early stopping), saving the run as it goes.
 
-    Checkpoints are written at every evaluation, at the end and on Ctrl-C; model.safetensors always holds the
+    Checkpoints are written at every evaluation, at the end and on Ctrl-C or SIGTERM; model.safetensors holds the
     best weights by validation loss. Resuming restores weights, optimizer, step, RNGs and data order, so the
     losses continue exactly as if the run had never stopped. With ema_decay > 0 the moving average of the
     weights is what is evaluated, sampled and saved as the model; the checkpoint keeps both.
@@ -84,7 +85,9 @@ class Trainer:
         self.loss_sum, self.loss_count = 0.0, 0  # train loss since the last evaluation, target-weighted
         self.elapsed = 0.0  # training seconds, summed over resumes
         self.targets_seen = 0
-        self._interrupted = False
+        self.time_limit = config.max_time  # stop when elapsed (summed over sessions) reaches this
+        self._interrupted: int | None = None  # the signal (SIGINT, SIGTERM) that asked to stop
+        self._begun = False  # begin() wrote the step-0 checkpoint
 
     # -- checkpoints -----------------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -114,8 +117,24 @@ class Trainer:
             arrays.update({f"ema.{k}": v for k, v in self.ema.state_dict().items()})
         self.run.save_checkpoint(arrays, self._state())
 
+    def begin(self) -> None:
+        """The step-0 checkpoint and weights of a new run, so that it samples and resumes from the start.
+
+        Every rank calls it (the checkpoint gathers from all of them); rank 0 writes.
+        """
+        self.save_checkpoint()
+        self._begun = True
+        if self.master:
+            self.run.save_model(self.engine.export_params(), {"step": 0, "val_loss": None})
+
     def resume(self) -> None:
         arrays, state = self.run.load_checkpoint()
+        state = check_trainer_state(state, f"{self.run.path / CHECKPOINT} metadata")
+        for k, p in self.task.model.params.items():
+            a = arrays.get(f"model.{k}")
+            if a is None or a.shape != p.shape or not np.issubdtype(a.dtype, np.floating):
+                found = "missing" if a is None else f"{a.dtype} {a.shape}"
+                raise RnnkitError(f"{self.run.path / CHECKPOINT}: tensor model.{k} is {found}, expected {p.shape}")
         saved_world, world = state.get("world_size", 1), self.engine.world.size
         if saved_world != world:
             raise RnnkitError(
@@ -136,10 +155,31 @@ class Trainer:
             if state["rng"]:  # empty from the torch engine, which reseeds dropout every step
                 self.engine.load_rng_state(state["rng"])
             self.task.load_data_state(state["data"])
-        except (KeyError, ValueError, TypeError) as e:
+        except (KeyError, ValueError, TypeError, IndexError) as e:
             raise RnnkitError(f"{self.run}: checkpoint does not match this model ({e})") from None
         if self.master:
-            self.run.truncate_metrics(self.step)
+            self.run.truncate_metrics(self.step, warn=self.log)
+
+    def extend(self, max_steps: int | None = None, max_time: float | None = None) -> None:
+        """Continue a resumed run beyond its saved end: to `max_steps` in all, for `max_time` more seconds.
+
+        The cosine is re-spanned to the new end: from the current step on, the rate is that of a run of the
+        new length (after a finished run it rises again from --min-lr, a warm restart, and anneals back down
+        by the new end). With max_time alone, the end moves by as many steps as fit in it at the run's pace;
+        with max_steps alone, the earlier sessions' time budget no longer stops the run.
+        """
+        if max_steps is not None:
+            if max_steps <= self.step:
+                raise RnnkitError(f"--max-steps {max_steps}: the run is already at step {self.step}; give more")
+            self.max_steps = max_steps
+            self.time_limit = None
+        if max_time is not None:
+            if not 0 < max_time < math.inf:
+                raise RnnkitError(f"--max-time must be a finite number of seconds > 0, got {max_time}")
+            self.time_limit = self.elapsed + max_time
+            if max_steps is None and self.step > 0 and self.max_steps is not None:
+                per_step = self.elapsed / self.step
+                self.max_steps = self.step + max(1, int(0.9 * max_time / max(per_step, 1e-9)))
 
     # -- the loop --------------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -200,19 +240,20 @@ class Trainer:
     def _fit_steps_to_time(self, seconds: float) -> int:
         """How many steps fit in max_time at the pace of the first steps, leaving room for evaluations."""
         per_step = seconds / CALIBRATION_STEPS
-        steps = int(0.9 * self.config.max_time / per_step)
-        self.log(f"fitted the schedule to --max-time {self.config.max_time:g} s: {steps} steps ({per_step:.3f} s/step)")
+        steps = int(0.9 * self.time_limit / per_step)
+        self.log(f"fitted the schedule to --max-time {self.time_limit:g} s: {steps} steps ({per_step:.3f} s/step)")
         return max(steps, CALIBRATION_STEPS + 1)
 
-    def _on_sigint(self, signum, frame) -> None:
-        self._interrupted = True
+    def _on_signal(self, signum, frame) -> None:
+        self._interrupted = signum  # the loop saves at the end of this step and stops
 
     def train(self) -> dict[str, Any]:
         """Train until max_steps, max_time, patience or Ctrl-C; return a summary."""
         from tqdm import tqdm
 
         c = self.config
-        previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        watched = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers send before killing
+        previous = {s: signal.signal(s, self._on_signal) for s in watched} if _main_thread() else {}
         bar = tqdm(
             total=self.max_steps,
             initial=self.step,
@@ -222,7 +263,7 @@ class Trainer:
         )
         reason = "max-steps"
         self.log(self.engine.describe())
-        if self.step == 0:
+        if self.step == 0 and not self._begun:
             self.save_checkpoint()  # so a run that fails early still has a good checkpoint to resume
         start = time.perf_counter() - self.elapsed
         session_start, session_targets = time.perf_counter(), 0
@@ -253,10 +294,11 @@ class Trainer:
                     rate = session_targets / max(time.perf_counter() - session_start, 1e-9)
                     val = "-" if math.isinf(self.best_val) else f"{self.best_val:.4f}"
                     bar.set_postfix_str(f"loss {self.loss_sum / max(1, self.loss_count):.4f} val {val} {rate:,.0f}/s")
-                out_of_time = c.max_time is not None and self.elapsed >= c.max_time
+                out_of_time = self.time_limit is not None and self.elapsed >= self.time_limit
                 if self.engine.world.size > 1:  # every rank stops at the same step, or the others would hang
                     out_of_time = self.engine.any_rank(out_of_time)
-                    self._interrupted = self.engine.any_rank(self._interrupted)
+                    if self.engine.any_rank(bool(self._interrupted)) and not self._interrupted:
+                        self._interrupted = signal.SIGTERM  # another rank was signalled (what torchrun sends)
                 last = self.step == self.max_steps
                 if self.step % c.eval_every == 0 or last or out_of_time or self._interrupted:
                     if self.loss_count and self._evaluate():
@@ -271,11 +313,12 @@ class Trainer:
         finally:
             bar.close()
             self.engine.close()
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
         return {
             "step": self.step,
             "stopped": reason,
+            "signal": self._interrupted if reason == "interrupted" else None,  # SIGINT or SIGTERM that stopped it
             "best_val": None if math.isinf(self.best_val) else self.best_val,
             "elapsed": self.elapsed,
             "rank": self.engine.world.rank,

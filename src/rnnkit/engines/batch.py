@@ -21,6 +21,7 @@ class Batch:
     mask: np.ndarray | None = None  # (T, B) bool, True where a target counts; None: every target counts
     carry: bool = False
     total: int | None = None  # targets in the global batch this is one rank's share of (see distributed.shard)
+    context: np.ndarray | None = None  # (T, B, C) dense features beside each input (TokenModel's context), or None
 
     @property
     def targets_counted(self) -> int:

@@ -52,10 +52,12 @@ def shard(batch: Batch, world: World) -> Batch:
     cols = slice(world.rank, None, world.size)
     inputs, targets = batch.inputs[:, cols], batch.targets[:, cols]  # (T, B/W) each
     mask = None if batch.mask is None else batch.mask[:, cols]
+    context = None if batch.context is None else batch.context[:, cols]  # (T, B/W, C)
     if mask is not None and mask.shape[1]:
         T = int(mask.sum(axis=0).max())  # masks are True on a prefix of each column
         inputs, targets, mask = inputs[:T], targets[:T], mask[:T]
-    return replace(batch, inputs=inputs, targets=targets, mask=mask, total=batch.global_targets)
+        context = None if context is None else context[:T]
+    return replace(batch, inputs=inputs, targets=targets, mask=mask, context=context, total=batch.global_targets)
 
 
 def start(world: World, device: str):

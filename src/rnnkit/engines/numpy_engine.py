@@ -62,7 +62,7 @@ class NumpyEngine:
         model.train()
         model.zero_grad()
         state = self.carry if batch.carry else None
-        logits, final, cache = model.forward(batch.inputs, state, self.rng)  # (T, B, V)
+        logits, final, cache = model.forward(batch.inputs, state, self.rng, batch.context)  # (T, B, V)
         loss, dlogits = nn.cross_entropy(logits, batch.targets, batch.mask)
         model.backward(dlogits, cache)
         if batch.carry:
@@ -83,7 +83,7 @@ class NumpyEngine:
         model.eval()
         total, count, state = 0.0, 0, None
         for batch in batches:
-            logits, final, _ = model.forward(batch.inputs, state if batch.carry else None)  # (T, B, V)
+            logits, final, _ = model.forward(batch.inputs, state if batch.carry else None, None, batch.context)
             state = final
             loss, _ = nn.cross_entropy(logits.astype(np.float64), batch.targets, batch.mask)
             total += loss * batch.targets_counted

@@ -32,14 +32,33 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.float32, "fp64": torch.float64}  
 
 
 class TorchLM(torch.nn.Module):
-    """The NumPy TokenModel's network in torch.nn, time-major: ids (T, B) -> logits (T, B, V)."""
+    """The NumPy TokenModel's network in torch.nn, time-major: ids (T, B) -> logits (T, B, V).
 
-    def __init__(self, cell: str, vocab_size: int, embedding_size: int, hidden_size: int, num_layers: int, dropout):
+    With context_size C > 0 the first layer reads [E[id_t]; c_t], so its input weight is [W_ih | W_c]: the two
+    halves are trained as parameters of their own (w_ih0, w_context, rnnkit's "rnn.0.W_ih" and "context.W")
+    and joined for the cell at every forward; the cell's own weight_ih_l0 is left frozen and unused.
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        vocab_size: int,
+        embedding_size: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout,
+        context_size: int = 0,
+    ):
         super().__init__()
-        self.cell = cell
+        self.cell, self.context_size = cell, context_size
         self.embed = torch.nn.Embedding(vocab_size, embedding_size)
         between = dropout if num_layers > 1 else 0.0
-        self.rnn = CELLS[cell](embedding_size, hidden_size, num_layers=num_layers, dropout=between)
+        self.rnn = CELLS[cell](embedding_size + context_size, hidden_size, num_layers=num_layers, dropout=between)
+        if context_size:
+            joined = self.rnn.weight_ih_l0
+            self.w_ih0 = torch.nn.Parameter(joined.detach()[:, :embedding_size].clone())  # (G*H, E)
+            self.w_context = torch.nn.Parameter(joined.detach()[:, embedding_size:].clone())  # (G*H, C)
+            joined.requires_grad_(False)
         self.drop = torch.nn.Dropout(dropout)
         self.head = torch.nn.Linear(hidden_size, vocab_size)
         if cell != "gru":  # rnnkit's one bias lives in b_ih; b_hh stays zero
@@ -48,12 +67,18 @@ class TorchLM(torch.nn.Module):
                 torch.nn.init.zeros_(b_hh)
                 b_hh.requires_grad_(False)
 
-    def forward(self, ids: torch.Tensor, state=None):
-        hs, state = self.rnn(self.embed(ids), state)  # (T, B, H)
+    def forward(self, ids: torch.Tensor, state=None, context: torch.Tensor | None = None):
+        x = self.embed(ids)  # (T, B, E)
+        if not self.context_size:
+            hs, state = self.rnn(x, state)  # (T, B, H)
+        else:
+            x = torch.cat([x, context.to(x.dtype)], dim=2)  # (T, B, E + C)
+            joined = {"weight_ih_l0": torch.cat([self.w_ih0, self.w_context], dim=1)}  # (G*H, E + C)
+            hs, state = torch.func.functional_call(self.rnn, joined, (x, state), strict=False)  # (T, B, H)
         return self.head(self.drop(hs)), state  # (T, B, V)
 
 
-def parameter_names(cell: str, num_layers: int) -> dict[str, str]:
+def parameter_names(cell: str, num_layers: int, context: bool = False) -> dict[str, str]:
     """rnnkit's weight names -> TorchLM's parameter names (only the trained ones: not the frozen b_hh)."""
     names = {"embed.W": "embed.weight", "head.W": "head.weight", "head.b": "head.bias"}
     for l in range(num_layers):
@@ -64,6 +89,8 @@ def parameter_names(cell: str, num_layers: int) -> dict[str, str]:
             names[f"rnn.{l}.b_hh"] = f"rnn.bias_hh_l{l}"
         else:
             names[f"rnn.{l}.b"] = f"rnn.bias_ih_l{l}"
+    if context:
+        names["rnn.0.W_ih"], names["context.W"] = "w_ih0", "w_context"
     return names
 
 
@@ -110,9 +137,10 @@ class TorchEngine:
         self.autocast = engine.precision == "bf16"
         c = model.config
         torch.manual_seed(config.seed)  # torch's own init is overwritten by the NumPy model's weights below
-        self.net = TorchLM(c.cell, model.vocab_size, c.embedding_size, c.hidden_size, c.num_layers, c.dropout)
+        C = getattr(model, "context_size", 0)
+        self.net = TorchLM(c.cell, model.vocab_size, c.embedding_size, c.hidden_size, c.num_layers, c.dropout, C)
         self.net.to(device=self.device, dtype=self.dtype)
-        self.names = parameter_names(c.cell, c.num_layers)
+        self.names = parameter_names(c.cell, c.num_layers, context=C > 0)
         own = dict(self.net.named_parameters())
         self.params = {k: own[v] for k, v in self.names.items()}  # rnnkit name -> trained torch parameter
         self.import_params(model.params)
@@ -140,8 +168,9 @@ class TorchEngine:
     def _loss_sum(self, batch: Batch, state, module):
         """The loss summed over the targets that count, and the final state."""
         ids, targets = self._tensor(batch.inputs), self._tensor(batch.targets)  # (T, B) each
+        context = None if batch.context is None else self._tensor(batch.context).to(self.dtype)  # (T, B, C)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            logits, final = module(ids, state)  # (T, B, V)
+            logits, final = module(ids, state, context)  # (T, B, V)
         logits = logits.reshape(-1, logits.shape[-1]).to(self.dtype)  # (T*B, V); bf16 autocast: back to float32
         nll = F.cross_entropy(logits, targets.reshape(-1), reduction="none")  # (T*B,)
         if batch.mask is not None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from rnnkit.errors import RnnkitError
 
 CELLS = ("rnn", "lstm", "gru")  # the recurrent layers rnnkit.nn provides (rnnkit.nn.CELLS)
+# settings added after runs were first written: a config.json without them takes their defaults (off)
+ADDED_LATER = frozenset({"locked_dropout", "input_dropout", "embed_dropout", "weight_drop", "ema_decay"})
 
 
 @dataclass(frozen=True)

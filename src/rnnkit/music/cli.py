@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 
 # flag help where the music model differs from the name model's wording in rnnkit.flags.HELP
 MUSIC_HELP = {
@@ -17,7 +16,8 @@ MUSIC_HELP = {
     "batch_size": "windows per training step (the seed's m), per process: under torchrun the global batch is "
     "WORLD_SIZE times this",
     "num_samples": "short melodies printed at each evaluation",
-    "max_steps": "training steps (instead of --epochs); the learning-rate schedule spans them",
+    "max_steps": "training steps (instead of --epochs); the learning-rate schedule spans them "
+    "(with --resume: the new total)",
 }
 
 
@@ -30,6 +30,8 @@ def _preset_flags(group, cls, part: str) -> None:
     seed_m, seed_t = preset_configs("seed")
     default, seed = (default_m, seed_m) if part == "model" else (default_t, seed_t)
     for f in dataclasses.fields(cls):
+        if f.name == "chords":  # a switch of its own, `--chords`
+            continue
         kind = str(f.type).split("|")[0].strip()
         a, b = getattr(default, f.name), getattr(seed, f.name)
         shown = f"default: {a}" if a == b or f.name not in PRESETS["seed"][part] else f"default: {a}; seed preset: {b}"
@@ -47,6 +49,7 @@ def add_music(sub) -> None:
     from rnnkit.config import TrainConfig
     from rnnkit.engines.config import add_engine_args
     from rnnkit.music.config import ModelConfig
+    from rnnkit.runflags import EXIT_CODES, FORCE_HELP, RESUME_HELP
 
     music = sub.add_parser("music", help="the melody generator (LSTM over (pitch, duration) tokens, MIDI out)")
     actions = music.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -55,7 +58,9 @@ def add_music(sub) -> None:
         "prepare",
         help="extract melodies from music21's corpus or MIDI files into a corpus file",
         description="Extract monophonic melodies (the soprano line of a score, the top line of a MIDI track) "
-        "into a compact .npz corpus that `rnnkit music train --data FILE` reads without music21.",
+        "into a compact .npz corpus that `rnnkit music train --data FILE` reads without music21, with the chord "
+        "of every beat derived from the other parts (a score's other voices, a MIDI file's other tracks) when "
+        "every piece has them.",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--corpus", metavar="NAME", help="'bach' (the chorales) or a composer in music21's corpus")
@@ -70,7 +75,7 @@ def add_music(sub) -> None:
         "train",
         help="train a melody model",
         description="Train an LSTM on random --tx-step windows of melodies (the seed's djmodel); writes a run "
-        "directory. Without --data, the bundled soprano lines of the Bach chorales.",
+        f"directory. Without --data, the bundled soprano lines of the Bach chorales. {EXIT_CODES}",
     )
     g = p.add_argument_group("data")
     g.add_argument(
@@ -84,6 +89,13 @@ def add_music(sub) -> None:
     g.add_argument("--val-fraction", type=float, default=0.1, help="share of the pieces held out (default: 0.1)")
     g.add_argument("--no-transpose", action="store_true", help="keep every piece in its own key (default: to C / Am)")
     g.add_argument("--tx", type=int, default=30, help="steps per training window, the seed's Tx (default: 30)")
+    g.add_argument(
+        "--chords",
+        action="store_true",
+        help="condition on chords: each step also reads the chord under the next event (root one-hot + 12 pitch "
+        "classes, as ImprovRNN) and where in the beat it starts; every piece needs chords (the bundled chorales "
+        "have them). Off: the unconditioned baseline",
+    )
     g = p.add_argument_group("preset")
     g.add_argument(
         "--preset",
@@ -98,8 +110,8 @@ def add_music(sub) -> None:
     add_engine_args(p.add_argument_group("engine"))
     g = p.add_argument_group("run")
     g.add_argument("--out", help="run directory to create (default: runs/music-<timestamp>)")
-    g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
-    g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    g.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
+    g.add_argument("--force", action="store_true", help=FORCE_HELP)
     g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=music_train)
@@ -113,7 +125,7 @@ def add_music(sub) -> None:
     )
     p.add_argument("run", nargs="?", help="run directory (default: the bundled Bach model)")
     p.add_argument("--out", default="song.mid", help="MIDI file to write (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=100, help="events (notes and rests) per melody (default: 100)")
+    p.add_argument("--steps", type=int, help="events (notes and rests) per melody (default: 100; with chords: theirs)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--temperature", type=float, default=1.0, help="<1 safer, >1 wilder, 0 = greedy (default: 1)")
     how.add_argument("--greedy", action="store_true", help="always the most likely next event (the seed's argmax)")
@@ -123,10 +135,27 @@ def add_music(sub) -> None:
     p.add_argument("--seed", type=int, help="random seed, for reproducible melodies")
     p.add_argument("-n", type=int, default=1, help="how many melodies (default: 1)")
     p.add_argument("--tempo", type=float, metavar="BPM", help="quarter notes per minute (default: the data's, or 100)")
-    p.add_argument("--key", help="key to write in, e.g. G, 'F# minor', Bbm (default: C / Am, or the primer's key)")
+    p.add_argument(
+        "--key",
+        help="key to write in, e.g. G, 'F# minor', Bbm (default: C / Am, or the primer's or the chords' key; "
+        "over chords it moves melody and chords together)",
+    )
     p.add_argument("--instrument", default="piano", help="General MIDI name or program 0-127 (default: piano)")
     p.add_argument("--png", metavar="FILE.png", help="also draw a piano roll")
     p.add_argument("--wav", metavar="FILE.wav", help="also render audio with FluidSynth and a GM soundfont")
+    g = p.add_argument_group("over chords (default model: the bundled one trained with chords)")
+    over = g.add_mutually_exclusive_group()
+    over.add_argument(
+        "--chords",
+        metavar="SYMBOLS",
+        help="a progression, e.g. 'C G/B Am F | Dm G C C': each bar between '|' fills a bar of the meter, "
+        "text without bars is a chord per bar; m, dim, aug, 7, maj7, m7, dim7, m7b5, sus2, sus4, 6, m6, 9, "
+        "/bass, N.C. The melody lasts as long as the chords",
+    )
+    over.add_argument("--chords-from", metavar="FILE.mid", help="the chords of a MIDI file's accompaniment")
+    g.add_argument("--beats-per-chord", type=int, metavar="N", help="every chord of --chords lasts N beats")
+    g.add_argument("--chord-instrument", help="General MIDI instrument of the chord track (default: strings)")
+    p.add_argument("--force", action="store_true", help="replace output files that exist (never an input)")
     p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     p.set_defaults(handler=music_generate)
 
@@ -135,9 +164,12 @@ def add_music(sub) -> None:
         help="held-out NLL and how generated melodies compare with real ones",
         description="Negative log-likelihood of the run's held-out pieces, and pitch-class, duration and interval "
         "divergences, scale consistency, range, distinct pitches and copy rate of N generated pieces against "
-        "them; the reference column measures the held-out pieces against the training pieces.",
+        "them; the reference column measures the held-out pieces against the training pieces. When the pieces "
+        "have chords, also the chord-tone ratios of N melodies generated over their progressions (a model "
+        "trained with chords is measured on those alone; one without is the baseline, deaf to the chords).",
     )
     p.add_argument("run", nargs="?", help="run directory (default: the bundled Bach model)")
+    p.add_argument("--chords", action="store_true", help="without RUN: the bundled model trained with chords")
     p.add_argument("-n", type=int, default=100, help="generated pieces (default: 100)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1)")
     p.add_argument("--top-k", type=int, help="draw only from the k most likely events")
@@ -160,8 +192,10 @@ def music_prepare(args: argparse.Namespace) -> int:
 
     from rnnkit.errors import RnnkitError
     from rnnkit.music.corpus import save_corpus
+    from rnnkit.outputs import refuse_package_path
 
     out = Path(args.out)
+    refuse_package_path(out, "--out")
     if out.exists() and not args.force:
         raise RnnkitError(f"--out {out}: exists; use --force to overwrite it")
     if out.suffix != ".npz":
@@ -179,7 +213,11 @@ def music_prepare(args: argparse.Namespace) -> int:
         raise RnnkitError("no melodies found")
     save_corpus(melodies, out, meta)
     notes = sum(m.num_notes for m in melodies)
-    print(f"wrote {out}: {len(melodies)} melodies, {notes} notes")
+    with_chords = sum(m.chords is not None for m in melodies)
+    chords = "with the chords of every beat" if with_chords == len(melodies) else "no chords"
+    if 0 < with_chords < len(melodies):
+        chords += f" (only {with_chords} of the {len(melodies)} have an accompaniment to take them from)"
+    print(f"wrote {out}: {len(melodies)} melodies, {notes} notes, {chords}")
     print(f"train on it with: rnnkit music train --data {out}")
     return 0
 
@@ -213,14 +251,16 @@ def music_train(args: argparse.Namespace) -> int:
     from rnnkit.engines.config import engine_overrides, resolve_engine
     from rnnkit.music import train as music
     from rnnkit.music.config import ModelConfig, preset_configs
+    from rnnkit.runflags import check_resume_flags, exit_code, new_run_path, stop_reason
 
-    if args.resume:
+    if args.resume is not None:
+        check_resume_flags(args)
         summary = music.resume(
-            args.resume, max_time=args.max_time, progress=not args.quiet, engine=engine_overrides(args)
+            args.resume, args.max_steps, args.max_time, progress=not args.quiet, engine=engine_overrides(args)
         )
         out = args.resume
     else:
-        out = args.out or f"runs/music-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = new_run_path(args.out, "runs/music-")
         pick = lambda cls: {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}  # noqa: E731
         model, train_config = preset_configs(args.preset, pick(ModelConfig), pick(TrainConfig))
         data = music.DataConfig(
@@ -242,20 +282,62 @@ def music_train(args: argparse.Namespace) -> int:
             engine=resolve_engine(None, engine_overrides(args)),
         )
     if summary.get("rank", 0) != 0:  # under torchrun, rank 0 alone reports
-        return 0
+        return 128 + summary["signal"] if summary.get("signal") else 0
     best = summary["best_val"]
-    print(f"stopped ({summary['stopped']}) at step {summary['step']} after {summary['elapsed']:.0f} s")
+    print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.0f} s")
     if best is not None:
         print(f"best held-out loss: {best:.4f} nats per token")
     print(f"run: {out}  (loss curves: {out}/loss.png; write a melody with: rnnkit music generate {out} --out song.mid)")
-    return 0
+    return exit_code(summary, out)
+
+
+def _progression(args: argparse.Namespace, time_signature: tuple[int, int]):
+    """The progression --chords or --chords-from names (None without either); bad input is a one-line error."""
+    from rnnkit.errors import RnnkitError
+
+    if args.chords is None and args.chords_from is None:
+        for flag, value in (("--beats-per-chord", args.beats_per_chord), ("--chord-instrument", args.chord_instrument)):
+            if value is not None:
+                raise RnnkitError(f"{flag} needs --chords or --chords-from")
+        return None
+    if args.steps is not None:
+        raise RnnkitError("--steps: over chords the melody lasts as long as the progression; drop --steps")
+    if args.prime:
+        raise RnnkitError("--prime cannot be combined with --chords or --chords-from")
+    if args.chords_from is not None:
+        if args.beats_per_chord is not None:
+            raise RnnkitError("--beats-per-chord applies to --chords, not to --chords-from")
+        from rnnkit.music.midi import read_progression
+
+        return read_progression(args.chords_from)
+    from rnnkit.music.chords import parse_progression
+
+    num, den = time_signature
+    bar = num * 4 / den
+    if not float(bar).is_integer():
+        bar = 4
+    return parse_progression(args.chords, args.beats_per_chord, int(bar))[1]
 
 
 def music_generate(args: argparse.Namespace) -> int:
     from rnnkit.errors import RnnkitError
+    from rnnkit.music.generate import numbered_paths
     from rnnkit.music.train import load
+    from rnnkit.outputs import check_outputs
 
-    gen = load(args.run)
+    if 1 <= args.n <= 100_000:  # (-n itself is checked where the melodies are made)
+        outputs = [("--out", p) for p in numbered_paths(args.out, args.n)]
+        for flag, path in (("--png", args.png), ("--wav", args.wav)):
+            outputs += [(flag, p) for p in numbered_paths(path, args.n)] if path is not None else []
+        inputs = [("--prime", args.prime), ("--chords-from", args.chords_from)]
+        if args.run is not None:  # (the bundled models lie in the package, which no output may enter)
+            inputs += [("RUN", f"{args.run}/{name}") for name in ("config.json", "vocab.json", "model.safetensors")]
+        check_outputs(outputs, [(flag, path) for flag, path in inputs if path], force=args.force)
+    over_chords = args.chords is not None or args.chords_from is not None
+    gen = load(args.run, chords=over_chords)
+    progression = _progression(args, gen.time_signature)
+    if progression is not None and not gen.chords:
+        _eprint(f"note: {args.run} was trained without chords: its melodies fill the chords' beats, deaf to them")
     prime = None
     if args.prime:
         from rnnkit.music.midi import read_midi
@@ -264,15 +346,18 @@ def music_generate(args: argparse.Namespace) -> int:
     n = args.n
     if args.greedy and n > 1:
         raise RnnkitError("--greedy writes one melody (it is deterministic); drop -n")
-    melodies = gen.generate(
-        n,
-        args.steps,
-        temperature=args.temperature,
-        greedy=args.greedy,
-        top_k=args.top_k,
-        prime=prime,
-        seed=args.seed,
-    )
+    if progression is not None:
+        melodies = gen.generate_over(progression, n, args.temperature, args.greedy, args.top_k, args.seed)
+    else:
+        melodies = gen.generate(
+            n,
+            100 if args.steps is None else args.steps,
+            temperature=args.temperature,
+            greedy=args.greedy,
+            top_k=args.top_k,
+            prime=prime,
+            seed=args.seed,
+        )
     signature = prime.time_signature if prime is not None else None
     tempo = args.tempo if args.tempo is not None else (prime.tempo_bpm if prime is not None else None)
     written = gen.write(
@@ -284,20 +369,27 @@ def music_generate(args: argparse.Namespace) -> int:
         time_signature=signature,
         png=args.png,
         wav=args.wav,
+        chord_instrument=args.chord_instrument or "strings",
     )
     for w in written:
         m = w.melody
         extra = "".join(f", {what} {path}" for what, path in (("piano roll", w.png), ("audio", w.wav)) if path)
-        print(f"wrote {w.midi}: {len(m)} events, {m.total_beats:g} beats, {m.key.name}, {m.tempo_bpm:g} bpm{extra}")
+        over = "" if m.chords is None else f" over {m.chords.total_beats:g} beats of chords"
+        print(
+            f"wrote {w.midi}: {len(m)} events, {m.total_beats:g} beats{over}, {m.key.name}, {m.tempo_bpm:g} bpm{extra}"
+        )
     return 0
 
 
 def music_eval(args: argparse.Namespace) -> int:
     import json
 
+    from rnnkit.errors import RnnkitError
     from rnnkit.music.train import DataConfig, evaluate, load_run, read_melodies
 
-    loaded = load_run(args.run)
+    if args.chords and args.run:
+        raise RnnkitError("--chords picks the bundled chord model; a RUN is evaluated as it was trained")
+    loaded = load_run(args.run, chords=args.chords)
     held = None
     if args.data:
         held = read_melodies(DataConfig(data=tuple(args.data)), warn=_eprint)
@@ -320,6 +412,14 @@ ROWS = (  # key, label, format, target
 )
 
 
+CHORD_ROWS = (  # key of the chord-tone ratios, label, target
+    ("count", "chord tones, by count", ""),
+    ("duration", "chord tones, by duration", ""),
+    ("on_beat", "chord tones, on the beat", "within 0.03 of the reference"),
+    ("off_beat", "chord tones, off the beat", ""),
+)
+
+
 def format_eval(result: dict) -> str:
     """The eval result as a text table: model against the held-out-vs-train reference."""
     h, g = result["held_out"], result["generated"]
@@ -328,7 +428,8 @@ def format_eval(result: dict) -> str:
         f"(perplexity {result['perplexity']:.2f})",
         f"generated: {g['pieces']} pieces, temperature {g['temperature']:g}"
         + (f", top-k {g['top_k']}" if g["top_k"] else "")
-        + f", seed {g['seed']}, the held-out pieces' lengths",
+        + f", seed {g['seed']}, "
+        + ("over the held-out pieces' chords" if result.get("chords") else "the held-out pieces' lengths"),
         "",
         f"{'metric':<26}{'model':>10}{'reference':>12}  target",
     ]
@@ -336,4 +437,13 @@ def format_eval(result: dict) -> str:
         m, r = fmt.format(result["model"][key]), fmt.format(result["reference"][key])
         lines.append(f"{label:<26}{m:>10}{r:>12}  {target}".rstrip())
     lines.append("reference: the held-out pieces against the training pieces")
+    tones = result.get("chord_tones")
+    if tones:
+        who = "the model, trained with chords" if result.get("chords") else "the model (no chords: the baseline)"
+        lines += ["", f"over the held-out pieces' chords: {who}, against the pieces' own melodies", ""]
+        lines.append(f"{'metric':<26}{'model':>10}{'reference':>12}  target")
+        for key, label, target in CHORD_ROWS:
+            m, r = f"{tones['model'][key]:.3f}", f"{tones['reference'][key]:.3f}"
+            lines.append(f"{label:<26}{m:>10}{r:>12}  {target}".rstrip())
+        lines.append(f"notes judged: {tones['model']['notes']} generated, {tones['reference']['notes']} in the pieces")
     return "\n".join(lines)

@@ -22,6 +22,7 @@ class ModelConfig(lm_config.ModelConfig):
     num_layers: int = 1
     embedding_size: int = 32  # size of the learned token vectors
     dropout: float = 0.3  # before the output layer (and between layers) while training
+    chords: bool = False  # also read the chord under the next event at every step (`train --chords`)
 
 
 # The two presets. `seed` is the original djmodel: LSTM(64), Adam(lr 0.01, 0.9, 0.999, decay 0.01), m = 60

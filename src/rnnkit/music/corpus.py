@@ -6,6 +6,8 @@ Layout of a corpus file (N melodies, T events in all):
     durations (T,) float64      quarter lengths
     key_tonic (N,) int8, key_mode (N,) str, time_signature (N, 2) int16, piece_id (N,) str,
     tempo_bpm (N,) float64 (NaN: not recorded), transposition (N,) int16
+    chord_offsets (N + 1,) int64, chord_roots (B,) int8, chord_masks (B,) int16    only when every melody has
+                                chords: melody i's beats are chord_offsets[i]:chord_offsets[i + 1] (see chords.py)
     meta () str                 JSON: format, source, and whatever the writer adds (music21 version ...)
 Melodies are stored as read, in their own keys; transposing to C happens when training data is built.
 """
@@ -24,6 +26,7 @@ from typing import BinaryIO
 import numpy as np
 
 from rnnkit.errors import DataError
+from rnnkit.music.chords import Progression
 from rnnkit.music.tokens import Key, Melody
 
 FORMAT = "rnnkit-melodies-1"
@@ -65,6 +68,11 @@ def save_corpus(melodies: Sequence[Melody], path: str | os.PathLike, meta: dict 
         "transposition": np.array([m.transposition for m in melodies], dtype=np.int16),  # (N,)
         "meta": np.array(json.dumps({"format": FORMAT, **(meta or {})}, sort_keys=True)),  # ()
     }
+    if all(m.chords is not None for m in melodies):
+        beats = [len(m.chords) for m in melodies]
+        arrays["chord_offsets"] = np.concatenate([[0], np.cumsum(beats)]).astype(np.int64)  # (N + 1,)
+        arrays["chord_roots"] = np.concatenate([m.chords.roots for m in melodies]).astype(np.int8)  # (B,)
+        arrays["chord_masks"] = np.concatenate([m.chords.masks for m in melodies]).astype(np.int16)  # (B,)
     write_atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
     return Path(path)
 
@@ -100,6 +108,11 @@ def load_corpus(path: str | os.PathLike) -> list[Melody]:
     tempo = a.get("tempo_bpm", np.full(n, np.nan))
     shift = a.get("transposition", np.zeros(n, dtype=np.int16))
     off = a["offsets"]
+    chords = [None] * n
+    if "chord_offsets" in a:
+        co = a["chord_offsets"]
+        roots, masks = a["chord_roots"], a["chord_masks"]
+        chords = [Progression(roots[co[i] : co[i + 1]], masks[co[i] : co[i + 1]]) for i in range(n)]
     return [
         Melody(
             a["pitches"][off[i] : off[i + 1]],
@@ -109,6 +122,7 @@ def load_corpus(path: str | os.PathLike) -> list[Melody]:
             piece_id=str(a["piece_id"][i]),
             tempo_bpm=None if np.isnan(tempo[i]) else float(tempo[i]),
             transposition=int(shift[i]),
+            chords=chords[i],
         )
         for i in range(n)
     ]

@@ -4,6 +4,12 @@ Generation starts from the boundary token (the start of a piece) or from a prime
 feeds each drawn token back as the next input for `steps` steps, carrying the recurrent state (x_t = y_{t-1}).
 The boundary is never drawn, so a melody has exactly `steps` events. `greedy` takes the argmax at every step
 (the seed's inference model); the default draws from the softmax at a temperature, optionally from the top k.
+
+Over a progression (`generate_over`) a melody instead lasts as many beats as the chords: events too long for
+what is left are never drawn, and a melody ends when it fills the last beat. A model trained with chords reads,
+beside each token, the chord at the onset of the event it draws; the baseline model draws the same way, deaf to
+them. The chords are moved to C major / A minor with the melody (the key they suggest, `Progression.key`), and
+both move back when written.
 """
 
 from __future__ import annotations
@@ -18,14 +24,18 @@ from rnnkit.errors import RnnkitError
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.sample import next_ids
 from rnnkit.lm.vocab import BOUNDARY_ID
+from rnnkit.music.chords import Progression, step_features
 from rnnkit.music.tokens import (
     C_MAJOR,
+    GRID,
+    REST,
     Event,
     Key,
     Melody,
     estimate_key,
     key_shift,
     pitch_name,
+    split_duration,
     transpose,
     transpose_to_c,
 )
@@ -74,6 +84,11 @@ class MelodyGenerator:
         self.tempo_bpm, self.time_signature = float(tempo_bpm), tuple(time_signature)
         model.eval()
 
+    @property
+    def chords(self) -> bool:
+        """Whether the model reads the chord under each event (trained with --chords)."""
+        return self.model.context is not None
+
     # -- token ids -------------------------------------------------------------------------------------------
     def encode_primer(self, primer: Melody) -> tuple[np.ndarray, int]:
         """The primer's ids (unknown events mapped to the nearest token) and the shift that put it in C: (P,), s."""
@@ -118,6 +133,93 @@ class MelodyGenerator:
                 rows = None  # from now on melody b continues state row b
         return out
 
+    def generate_over_ids(
+        self,
+        progression: Progression,
+        n: int = 1,
+        temperature: float = 1.0,
+        greedy: bool = False,
+        top_k: int | None = None,
+        seed: int | None = None,
+    ) -> list[np.ndarray]:
+        """n melodies' ids, each filling the progression's beats exactly (or up to a gap no token fits).
+
+        The progression is in the model's key (C major / A minor for a transposed run). Returns n id arrays
+        of their own lengths.
+        """
+        if n < 1:
+            raise RnnkitError(f"-n must be >= 1, got {n}")
+        if temperature < 0:
+            raise RnnkitError(f"--temperature must be >= 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise RnnkitError(f"--top-k must be >= 1, got {top_k}")
+        if len(progression) == 0:
+            raise RnnkitError("the progression has no beats")
+        greedy = greedy or temperature == 0
+        rng = np.random.default_rng(seed)
+        total = progression.total_beats
+        durations = np.array([np.inf] + [d for _, d in self.vocab.tokens])  # (V,) beats of each id; never the end
+        onset = np.zeros(n)  # (n,) where each melody's next event starts
+
+        def features() -> np.ndarray | None:  # the chord at each melody's next onset, and its place: (n, 28)
+            return step_features(progression, onset) if self.chords else None
+
+        first = None if not self.chords else features()[:1][None]  # (1, 1, 28)
+        logits, states, _ = self.model.forward(np.array([[BOUNDARY_ID]]), None, None, first)  # (1, 1, V)
+        logits = np.repeat(logits[-1], n, axis=0)  # (n, V)
+        rows = np.zeros(n, dtype=np.int64)  # the first step: all n melodies continue the one state
+        table = self.model.input_table()
+        out: list[list[int]] = [[] for _ in range(n)]
+        done = np.zeros(n, dtype=bool)
+        for _ in range(int(round(total / GRID))):  # at most one sixteenth per event
+            fits = durations[None, :] <= (total - onset)[:, None] + 1e-9  # (n, V)
+            done |= ~fits.any(axis=1)  # a gap shorter than every token: ends here (written as a rest)
+            if done.all():
+                break
+            logits = np.where(fits | done[:, None], logits, -np.inf)
+            logits[:, BOUNDARY_ID] = -np.inf
+            ids = next_ids(logits, temperature, top_k, None, rng, greedy)  # (n,)
+            for b in np.flatnonzero(~done):
+                out[b].append(int(ids[b]))
+            onset = np.where(done, onset, onset + durations[np.where(done, 1, ids)])
+            done |= onset >= total - 1e-9
+            if done.all():
+                break
+            logits, states = self.model.step_logits(ids, states, table, rows, context=features())  # (n, V)
+            rows = None  # from now on melody b continues state row b
+        return [np.array(row, dtype=np.int64) for row in out]
+
+    def key_of(self, progression: Progression) -> tuple[Progression, int]:
+        """The progression moved to the model's key (C major / A minor when transposed), and by how much."""
+        if not self.transposed:
+            return progression, 0
+        shift = key_shift(C_MAJOR, progression.key())
+        return progression.transpose(shift), shift
+
+    def generate_over(
+        self,
+        progression: Progression,
+        n: int = 1,
+        temperature: float = 1.0,
+        greedy: bool = False,
+        top_k: int | None = None,
+        seed: int | None = None,
+    ) -> list[Melody]:
+        """n melodies over a progression in any key, each as long as it (see `generate_over_ids`).
+
+        The melodies come in the model's key with the moved chords attached; `transposition` records the move,
+        so `write` (with no key) puts melody and chords back in the progression's key.
+        """
+        moved, shift = self.key_of(progression)
+        melodies = []
+        for row in self.generate_over_ids(moved, n, temperature, greedy, top_k, seed):
+            events = self.vocab.decode(row)
+            gap = moved.total_beats - sum(d for _, d in events)
+            events += [(REST, d) for d in split_duration(gap)]  # only when no token fitted the last gap
+            m = Melody.from_events(events, time_signature=self.time_signature, tempo_bpm=self.tempo_bpm)
+            melodies.append(replace(m, key=estimate_key(m.pitches, m.durations), transposition=shift, chords=moved))
+        return melodies
+
     # -- melodies --------------------------------------------------------------------------------------------
     def generate(
         self,
@@ -160,8 +262,13 @@ class MelodyGenerator:
         time_signature: tuple[int, int] | None = None,
         png: str | os.PathLike | None = None,
         wav: str | os.PathLike | None = None,
+        chord_instrument: str | int = "strings",
     ) -> list[Written]:
-        """Write each melody as MIDI (and a piano roll, and audio); n > 1 numbers the files (see numbered_paths)."""
+        """Write each melody as MIDI (and a piano roll, and audio); n > 1 numbers the files (see numbered_paths).
+
+        A melody with chords (from `generate_over`) gets a second track voicing them with `chord_instrument`,
+        moved with the melody; the piano roll shows them and the audio plays them.
+        """
         from rnnkit.music.midi import instrument_program, render_piano_roll, render_wav, write_midi
 
         if isinstance(key, str):
@@ -169,10 +276,11 @@ class MelodyGenerator:
                 key = Key.parse(key)
             except ValueError as e:
                 raise RnnkitError(f"--key: {e}") from None
-        try:
-            instrument_program(instrument)
-        except ValueError as e:
-            raise RnnkitError(f"--instrument: {e}") from None
+        for flag, value in (("--instrument", instrument), ("--chord-instrument", chord_instrument)):
+            try:
+                instrument_program(value)
+            except ValueError as e:
+                raise RnnkitError(f"{flag}: {e}") from None
         tempo = self.tempo_bpm if tempo_bpm is None else tempo_bpm
         if not tempo > 0:
             raise RnnkitError(f"--tempo must be > 0, got {tempo}")
@@ -190,10 +298,18 @@ class MelodyGenerator:
             except ValueError as e:
                 raise RnnkitError(str(e)) from None
             placed = replace(placed, tempo_bpm=tempo, time_signature=time_signature or melody.time_signature)
-            write_midi(placed, mid, tempo_bpm=tempo, time_signature=placed.time_signature, instrument=instrument)
+            write_midi(
+                placed,
+                mid,
+                tempo_bpm=tempo,
+                time_signature=placed.time_signature,
+                instrument=instrument,
+                chords=placed.chords,
+                chord_instrument=chord_instrument,
+            )
             if roll is not None:
                 title = f"{mid.name}: {len(placed)} events, {placed.key.name}"
-                render_piano_roll(placed, roll, title=title, time_signature=placed.time_signature)
+                render_piano_roll(placed, roll, title=title, time_signature=placed.time_signature, chords=placed.chords)
             if audio is not None:
                 render_wav(mid, audio)
             written.append(Written(mid, roll, audio, placed))

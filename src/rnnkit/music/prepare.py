@@ -8,6 +8,7 @@ never by its position; a score with no such part falls back to its highest part 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import warnings
@@ -101,10 +102,17 @@ def melody_from_part(part, score=None, piece_id: str = "") -> Melody | None:
     )
 
 
-def melody_from_score(score, piece_id: str = "", fallback: bool = True) -> Melody | None:
-    """The soprano line of a music21 score (see `find_soprano_part`), or None if it has none."""
+def melody_from_score(score, piece_id: str = "", fallback: bool = True, chords: bool = True) -> Melody | None:
+    """The soprano line of a music21 score (see `find_soprano_part`), or None if it has none.
+
+    With `chords`, a score of two or more parts gives the line the chord of every beat, derived from all its
+    parts (`score_progression`), beat 0 at the line's first note.
+    """
     part = find_soprano_part(score, fallback=fallback)
-    return None if part is None else melody_from_part(part, score, piece_id)
+    melody = None if part is None else melody_from_part(part, score, piece_id)
+    if melody is None or not chords or sum(_mean_pitch(p) > -np.inf for p in score.parts) < 2:
+        return melody
+    return dataclasses.replace(melody, chords=score_progression(score, first_onset(part), melody.total_beats))
 
 
 def corpus_pieces(name: str = "bach") -> list[str]:
@@ -134,8 +142,9 @@ def prepare_music21_corpus(
     limit: int | None = None,
     fallback: bool = True,
     progress: Callable[[int, int, str], None] | None = None,
+    chords: bool = True,
 ) -> list[Melody]:
-    """Soprano lines of music21 corpus pieces, in their own keys.
+    """Soprano lines of music21 corpus pieces, in their own keys, with their chords (see `melody_from_score`).
 
     name: "bach" (the 371 chorales) or another composer in music21's corpus; `pieces` overrides it with
     explicit corpus paths ("bach/bwv269"); `limit` keeps the first n. A piece that cannot be parsed or
@@ -158,7 +167,7 @@ def prepare_music21_corpus(
         scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
         for j, score in enumerate(scores):
             pid = _piece_id(path) + (f":{j + 1}" if len(scores) > 1 else "")
-            melody = melody_from_score(score, pid, fallback=fallback)
+            melody = melody_from_score(score, pid, fallback=fallback, chords=chords)
             if melody is None:
                 warnings.warn(f"skipped {pid}: no soprano part with notes", stacklevel=2)
             else:
@@ -173,3 +182,74 @@ def prepare_corpus(source: str | os.PathLike) -> list[Melody]:
 
         return read_midi_paths(source)[0]
     return prepare_music21_corpus(str(source))
+
+
+# ------------------------------------------------------------------------------------------------- chords
+
+
+def score_notes(score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every sounding pitch of every part: onsets (N,), ends (N,) in quarter lengths, MIDI pitches (N,).
+
+    What music21's chordify slices: each pitch of a chord counts, grace notes are dropped, ties need no merging
+    (both halves sound).
+    """
+    onsets, ends, pitches = [], [], []
+    for n in score.flatten().notes:
+        if n.duration.isGrace or n.quarterLength <= 0:
+            continue
+        for p in n.pitches:
+            onsets.append(float(n.offset))
+            ends.append(float(n.offset + n.quarterLength))
+            pitches.append(p.midi)
+    return np.array(onsets), np.array(ends), np.array(pitches, dtype=np.int64)
+
+
+def first_onset(part) -> float:
+    """Where a part's first note starts (quarter lengths), on the sixteenth grid as `events_from_notes` puts it."""
+    from rnnkit.music.tokens import GRID
+
+    offsets = [float(n.offset) for n in part.stripTies().flatten().notes if not n.duration.isGrace]
+    return round(min(offsets) / GRID) * GRID if offsets else 0.0
+
+
+def score_progression(score, start: float, total_beats: float):
+    """The chord of every beat of a score from all its parts, beat 0 at `start` (see chords.derive_progression)."""
+    from rnnkit.music.chords import derive_progression
+
+    onsets, ends, pitches = score_notes(score)
+    return derive_progression(onsets, ends, pitches, total_beats, start)
+
+
+def analysis_roots(analysis, n_beats: int) -> np.ndarray:
+    """The root pitch class of every beat of a Roman-numeral analysis (an .rntxt score), -1 where it says none."""
+    from music21 import roman
+
+    roots = np.full(n_beats, -1, dtype=np.int64)
+    for rn in analysis.recurse().getElementsByClass(roman.RomanNumeral):
+        lo = float(rn.getOffsetInHierarchy(analysis))
+        hi = lo + float(rn.quarterLength)
+        for k in range(int(np.ceil(lo - 1e-9)), int(np.ceil(hi - 1e-9))):  # the beats that start under it
+            if 0 <= k < n_beats:
+                roots[k] = rn.root().pitchClass
+    return roots
+
+
+def analysis_lines_up(score, analysis) -> bool:
+    """Whether an analysis fits its score bar for bar and is in its key.
+
+    The same bar numbers start at the same offsets (bar lengths may differ where a score splits a bar at a
+    repeat or an analysis writes a pickup or last bar full), and the analysis's first key has the tonic
+    music21 finds in the score (two analyses in the corpus are of transposed editions).
+    """
+    from music21 import key as m21key
+
+    def bar_starts(s) -> dict[int, float]:
+        out: dict[int, float] = {}
+        for m in s.parts[0].getElementsByClass("Measure"):
+            out.setdefault(m.number, float(m.offset))
+        return out
+
+    if not bar_starts(score) or bar_starts(score) != bar_starts(analysis):
+        return False
+    first_key = analysis.recurse().getElementsByClass(m21key.Key).first()
+    return first_key is not None and first_key.tonic.pitchClass == score.analyze("key").tonic.pitchClass

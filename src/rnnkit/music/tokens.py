@@ -24,6 +24,7 @@ import numpy as np
 
 from rnnkit.errors import DataError
 from rnnkit.lm.vocab import TokenVocabulary
+from rnnkit.music.chords import Progression
 
 REST = -1  # the pitch of a rest event
 DURATIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)  # quarter lengths
@@ -170,7 +171,8 @@ class Melody:
 
     pitches: (T,) int64, MIDI 0..127 or REST (-1).  durations: (T,) float64, quarter lengths.
     `transposition` is how many semitones the line has been moved since it was read, so the key it was
-    written in is `key` moved back by that amount (`original_key`).
+    written in is `key` moved back by that amount (`original_key`). `chords`, when known, is the chord of every
+    beat under the line (a `rnnkit.music.chords.Progression`, beat 0 at the first event); it moves with it.
     """
 
     pitches: np.ndarray
@@ -180,6 +182,7 @@ class Melody:
     piece_id: str = ""
     tempo_bpm: float | None = None
     transposition: int = 0
+    chords: Progression | None = None
 
     def __post_init__(self) -> None:
         pitches = np.array(self.pitches, dtype=np.int64).reshape(-1)  # (T,)
@@ -237,6 +240,7 @@ class Melody:
             and (self.key, self.time_signature, self.piece_id, self.transposition)
             == (other.key, other.time_signature, other.piece_id, other.transposition)
             and self.tempo_bpm == other.tempo_bpm
+            and self.chords == other.chords
         )
 
     __hash__ = None  # mutable-looking arrays inside: not hashable
@@ -257,6 +261,7 @@ def transpose(melody: Melody, semitones: int) -> Melody:
         piece_id=melody.piece_id,
         tempo_bpm=melody.tempo_bpm,
         transposition=melody.transposition + semitones,
+        chords=None if melody.chords is None else melody.chords.transpose(semitones),
     )
 
 

@@ -5,14 +5,25 @@ The training pieces are joined into one stream with the boundary token between t
 ..., |], and every training example is a random window of Tx + 1 tokens cut from it: inputs the first Tx,
 targets the last Tx. So x_1 is a real value (not a zero vector, as the seed notes), and windows that cross a
 boundary teach the model how pieces begin and end. An epoch is ceil(tokens / Tx) windows.
+
+A model trained with chords (`ModelConfig.chords`, `rnnkit music train --chords`) reads beside each token the
+chord under the event it is to predict, as ImprovRNN does (the root one-hot and the 12 pitch classes), and where
+in the beat that event starts (a one-hot of its sixteenth): 28 features (`chords.step_features`), all zero where
+the piece ends. Its input at the boundary before a piece describes the piece's first event; so generation over a
+progression asks for a note that fits the chord about to sound. The features travel as a second stream beside
+the ids, cut by the same windows.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
+import zipfile
+import zlib
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,15 +35,20 @@ from rnnkit.config import TrainConfig
 from rnnkit.engines.base import make_engine, model_dtype
 from rnnkit.engines.batch import Batch
 from rnnkit.engines.config import EngineConfig, resolve_engine
+from rnnkit.engines.distributed import world_from_env
 from rnnkit.errors import DataError, RnnkitError
-from rnnkit.lm.batches import iter_eval_batches
+from rnnkit.lm.batches import iter_eval_batches, pad_batch
+from rnnkit.lm.config import ADDED_LATER
 from rnnkit.lm.evaluate import mean_nll
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.vocab import BOUNDARY_ID
+from rnnkit.music.chords import STEP_FEATURES, step_features
 from rnnkit.music.config import DEFAULT_EPOCHS, ModelConfig
 from rnnkit.music.generate import MelodyGenerator, format_events
 from rnnkit.music.tokens import Melody, Vocabulary, transpose_to_c
-from rnnkit.rundir import RunDir
+from rnnkit.nn import cross_entropy
+from rnnkit.rundir import CONFIG, RunDir
+from rnnkit.schema import check_engine, check_fields, check_keys, check_value, config_from_dict
 from rnnkit.training import Trainer
 
 BACH = "bach"  # the bundled soprano lines of the Bach chorales
@@ -126,6 +142,24 @@ def stream(encoded: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64)
 
 
+def piece_context(melody: Melody) -> np.ndarray:
+    """The features of each input of a piece read from its boundary: (L + 1, 28) float32.
+
+    Input i (the boundary, then event i - 1) predicts event i, so it reads the chord at event i's onset and
+    that onset's place in the beat (`chords.step_features`); the last input predicts the end and reads zeros.
+    """
+    if melody.chords is None:
+        raise DataError(f"{melody.piece_id or 'a melody'} has no chords")
+    onsets = np.concatenate([[0.0], np.cumsum(melody.durations)[:-1]])  # (L,) each event's onset
+    return np.concatenate([step_features(melody.chords, onsets), np.zeros((1, STEP_FEATURES), np.float32)])
+
+
+def context_stream(contexts: list[np.ndarray]) -> np.ndarray:
+    """The features beside `stream`'s ids: piece 1's (L1 + 1 rows from its boundary on), piece 2's, ..., and
+    zeros for the final boundary: (len(stream), 28)."""
+    return np.concatenate([*contexts, np.zeros((1, STEP_FEATURES), np.float32)])
+
+
 class WindowBatcher:
     """Endless batches of random (Tx + 1)-token windows of one token stream, seeded and exactly resumable.
 
@@ -134,7 +168,10 @@ class WindowBatcher:
     batches are those an uninterrupted batcher would have served.
     """
 
-    def __init__(self, tokens: np.ndarray, tx: int, batch_size: int, seed: int = 0):
+    def __init__(self, tokens: np.ndarray, tx: int, batch_size: int, seed: int = 0, context: np.ndarray | None = None):
+        if context is not None and len(context) != len(tokens):
+            raise DataError(f"{len(context)} rows of features for {len(tokens)} tokens")
+        self.context = context  # (len(tokens), C) features beside the tokens, cut by the same windows, or None
         if len(tokens) < tx + 1:
             raise DataError(f"the training data has {len(tokens)} tokens, fewer than --tx {tx} + 1; lower --tx")
         if batch_size < 1:
@@ -150,10 +187,16 @@ class WindowBatcher:
 
     def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
         """inputs (Tx, B) and targets (Tx, B), the targets one step ahead of the inputs."""
+        return self.next_context_batch()[:2]
+
+    def next_context_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """inputs (Tx, B), targets (Tx, B) and the inputs' features (Tx, B, C), or None without them."""
         starts = self._rng.integers(0, len(self.tokens) - self.tx, size=self.batch_size)  # (B,)
-        windows = self.tokens[starts[:, None] + np.arange(self.tx + 1)]  # (B, Tx+1)
+        positions = starts[:, None] + np.arange(self.tx + 1)  # (B, Tx+1)
+        windows = self.tokens[positions]  # (B, Tx+1)
         self.batches += 1
-        return windows[:, :-1].T.copy(), windows[:, 1:].T.copy()  # (Tx, B) each
+        context = None if self.context is None else self.context[positions[:, :-1].T]  # (Tx, B, C)
+        return windows[:, :-1].T.copy(), windows[:, 1:].T.copy(), context
 
     def state_dict(self) -> dict:
         return {
@@ -182,6 +225,11 @@ class MusicData:
     train_ids: list[np.ndarray]
     val_ids: list[np.ndarray]
     val_unknown: int  # held-out events missing from the vocabulary, scored as their nearest token
+    chords: bool = False  # whether the model reads chords (every piece then has them)
+
+    def contexts(self, melodies: list[Melody]) -> list[np.ndarray] | None:
+        """Each piece's chord features (see `piece_context`) for a chord model, else None."""
+        return [piece_context(m) for m in melodies] if self.chords else None
 
     @property
     def train_tokens(self) -> int:
@@ -189,21 +237,42 @@ class MusicData:
 
 
 def run_melodies(data: DataConfig, run: RunDir | None = None, warn=print) -> list[Melody]:
-    """The melodies a run trains on: those kept in the run (from the user's files), else read from `data`."""
-    if run is not None and (run.path / MELODIES).exists():
+    """The melodies a run trains on: the copy it kept of the user's files (never the files again), or the
+    bundled chorales; without a run, those `data` names."""
+    if run is not None and any(s != BACH for s in data.data):
         from rnnkit.music.corpus import load_corpus
 
-        return load_corpus(run.path / MELODIES)
+        path = run.path / MELODIES
+        if not path.exists():
+            raise RnnkitError(f"{path}: missing (the run's copy of its training data)")
+        try:
+            return load_corpus(path)
+        except RnnkitError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError, TypeError, IndexError) as e:
+            raise RnnkitError(f"{path}: not a readable melody corpus ({e.__class__.__name__})") from None
     return read_melodies(data, warn)
 
 
-def load_data(data: DataConfig, melodies: list[Melody], vocab: Vocabulary | None = None) -> MusicData:
-    """Transpose and split the pieces; build the vocabulary from the training pieces unless given."""
+def load_data(
+    data: DataConfig, melodies: list[Melody], vocab: Vocabulary | None = None, chords: bool = False
+) -> MusicData:
+    """Transpose and split the pieces; build the vocabulary from the training pieces unless given.
+
+    With `chords` every piece must carry its chords (raises RnnkitError naming how many do not).
+    """
+    if chords:
+        missing = [m.piece_id or str(i) for i, m in enumerate(melodies) if m.chords is None]
+        if missing:
+            raise RnnkitError(
+                f"--chords: {len(missing)} of the {len(melodies)} pieces have no chords (e.g. {missing[0]}); "
+                "they come from a score's other parts or a MIDI file's other tracks (`rnnkit music prepare`)"
+            )
     train, val = split_pieces(prepare_pieces(melodies, data.transpose), data.val_fraction)
     vocab = vocab or Vocabulary.from_melodies(train)
     val_ids = [vocab.encode(m, unknown="nearest") for m in val]
     unknown = sum(sum(e not in vocab for e in m.events) for m in val)
-    return MusicData(train, val, vocab, [vocab.encode(m) for m in train], val_ids, unknown)
+    return MusicData(train, val, vocab, [vocab.encode(m) for m in train], val_ids, unknown, chords)
 
 
 # ------------------------------------------------------------------------------------------------- task
@@ -225,23 +294,31 @@ class MusicTask:
         world_size: int = 1,
     ):
         self.model, self.generator, self.data = model, generator, data
-        self.batcher = WindowBatcher(stream(data.train_ids), tx, config.batch_size * world_size, seed=config.seed)
+        contexts = data.contexts(data.train)
+        context = None if contexts is None else context_stream(contexts)  # (len(stream), 28)
+        self.batcher = WindowBatcher(stream(data.train_ids), tx, config.batch_size * world_size, config.seed, context)
+        self.val_contexts = data.contexts(data.val)
 
     def next_batch(self) -> Batch:
-        inputs, targets = self.batcher.next_batch()  # (Tx, B) each
-        return Batch(inputs, targets)
+        inputs, targets, context = self.batcher.next_context_batch()  # (Tx, B) each, (Tx, B, 28) or None
+        return Batch(inputs, targets, context=context)
 
     def eval_batches(self) -> Iterator[Batch]:
         """The held-out pieces from their start, as `negative_log_likelihood` reads them."""
         if not self.data.val_ids:
             raise RnnkitError("no held-out pieces to evaluate")
-        return (Batch(*b) for b in iter_eval_batches(self.data.val_ids, 256))
+        return eval_batches(self.data.val_ids, 256, self.val_contexts)
 
     def samples(self, n: int, rng: np.random.Generator) -> list[str]:
         self.model.eval()
-        ids = self.generator.generate_ids(n, 12, seed=int(rng.integers(2**31)))
+        seed = int(rng.integers(2**31))
+        if self.data.chords:  # over the first bars of a held-out piece's chords
+            chords = self.data.val[0].chords
+            rows = self.generator.generate_over_ids(chords.head(8), n, seed=seed)
+        else:
+            rows = self.generator.generate_ids(n, 12, seed=seed)
         self.model.train()
-        return ["[" + format_events(self.data.vocab.decode(row)) + "]" for row in ids]
+        return ["[" + format_events(self.data.vocab.decode(row)) + "]" for row in rows]
 
     def data_state(self) -> dict[str, Any]:
         return self.batcher.state_dict()
@@ -250,12 +327,43 @@ class MusicTask:
         self.batcher.load_state_dict(state)
 
 
-def negative_log_likelihood(model: TokenModel, encoded: list[np.ndarray], batch_size: int = 256) -> dict[str, Any]:
-    """Mean NLL per token of whole pieces read from their start; the end of each piece counts as a token."""
+def eval_batches(
+    encoded: list[np.ndarray], batch_size: int, contexts: list[np.ndarray] | None = None
+) -> Iterator[Batch]:
+    """Whole pieces from their start as padded batches (`lm.batches.iter_eval_batches`), each with its pieces'
+    features (T, B, C) when `contexts` gives them (see `piece_context`; zeros on the padding)."""
+    if contexts is None:
+        yield from (Batch(*b) for b in iter_eval_batches(encoded, batch_size))
+        return
+    order = np.argsort([len(s) for s in encoded], kind="stable")  # as iter_eval_batches, to cut padding
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        inputs, targets, mask = pad_batch([encoded[i] for i in chunk])  # (T, B) each
+        context = np.zeros((*inputs.shape, contexts[0].shape[1]), dtype=np.float32)  # (T, B, C)
+        for b, i in enumerate(chunk):
+            context[: len(contexts[i]), b] = contexts[i]
+        yield Batch(inputs, targets, mask, context=context)
+
+
+def negative_log_likelihood(
+    model: TokenModel, encoded: list[np.ndarray], batch_size: int = 256, contexts: list[np.ndarray] | None = None
+) -> dict[str, Any]:
+    """Mean NLL per token of whole pieces read from their start; the end of each piece counts as a token.
+
+    contexts: each piece's features (L + 1, C) for a model that reads them (see `piece_context`).
+    """
     if not encoded:
         raise RnnkitError("no held-out pieces to evaluate")
-    nll, count = mean_nll(model, encoded, batch_size)
-    return {"nll": nll, "tokens": count, "pieces": len(encoded)}
+    if contexts is None:
+        nll, count = mean_nll(model, encoded, batch_size)
+        return {"nll": nll, "tokens": count, "pieces": len(encoded)}
+    total, count = 0.0, 0
+    for batch in eval_batches(encoded, batch_size, contexts):
+        logits, _, _ = model.forward(batch.inputs, None, None, batch.context)  # (T, B, V)
+        loss, _ = cross_entropy(logits.astype(np.float64), batch.targets, batch.mask)
+        total += loss * batch.targets_counted
+        count += batch.targets_counted
+    return {"nll": total / count, "tokens": count, "pieces": len(encoded)}
 
 
 # ------------------------------------------------------------------------------------------------- runs
@@ -277,6 +385,10 @@ def _stats(data: MusicData) -> dict[str, Any]:
     }
 
 
+def _context_size(model: ModelConfig) -> int:
+    return STEP_FEATURES if model.chords else 0
+
+
 def _data_config(d: dict[str, Any]) -> DataConfig:
     return DataConfig(**{**d, "data": tuple(d["data"])})
 
@@ -286,7 +398,13 @@ def build(run: RunDir, config: dict[str, Any], data: MusicData) -> Trainer:
     data_cfg = _data_config(config["data"])
     model_cfg, train_cfg = ModelConfig(**config["model"]), TrainConfig(**config["train"])
     engine_cfg = resolve_engine(config.get("engine"))
-    model = TokenModel(model_cfg, len(data.vocab), seed=train_cfg.seed, dtype=model_dtype(engine_cfg))
+    model = TokenModel(
+        model_cfg,
+        len(data.vocab),
+        seed=train_cfg.seed,
+        dtype=model_dtype(engine_cfg),
+        context_size=_context_size(model_cfg),
+    )
     stats = config.get("stats") or _stats(data)
     generator = MelodyGenerator(model, data.vocab, data_cfg.transpose, stats["tempo_bpm"], stats["time_signature"])
     engine = make_engine(engine_cfg, model, train_cfg)
@@ -322,7 +440,7 @@ def train(
         raise RnnkitError(f"--epochs must be > 0, got {epochs}")
     run = RunDir(out)
     melodies = read_melodies(data, warn=log)
-    loaded = load_data(data, melodies)  # validates the data before anything is written
+    loaded = load_data(data, melodies, chords=model.chords)  # validates the data before anything is written
     if epochs is None and train_config.max_steps is None and train_config.max_time is None:
         epochs = DEFAULT_EPOCHS.get(preset, 100)
     if epochs is not None:
@@ -342,37 +460,50 @@ def train(
     trainer = build(run, config, loaded)  # the engine is ready (torch found, device valid) before anything is written
     config["engine"]["world_size"] = trainer.engine.world.size  # --batch-size windows on each of them
     if not trainer.master:  # rank 0 alone writes the run directory
+        trainer.begin()
         return _run(trainer, config, loaded, log, progress)
-    run.create(force=force)
-    if any(s != BACH for s in data.data):
-        from rnnkit.music.corpus import save_corpus
+    with run.create(force=force):  # locked while training
+        if any(s != BACH for s in data.data):
+            from rnnkit.music.corpus import save_corpus
 
-        save_corpus(melodies, run.path / MELODIES, {"source": list(data.data)})
-    run.write_vocab(loaded.vocab.to_json())
-    run.write_config(config)
-    return _run(trainer, config, loaded, log, progress)
+            save_corpus(melodies, run.path / MELODIES, {"source": list(data.data)})
+        run.write_vocab(loaded.vocab.to_json())
+        trainer.begin()
+        run.write_config(config)  # last: a folder without config.json is a start that was killed
+        return _run(trainer, config, loaded, log, progress)
 
 
 def resume(
-    out: str | Path, max_time: float | None = None, progress: bool = True, log=print, engine: dict | None = None
+    out: str | Path,
+    max_steps: int | None = None,
+    max_time: float | None = None,
+    progress: bool = True,
+    log=print,
+    engine: dict | None = None,
 ) -> dict[str, Any]:
-    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time, or on another
-    engine: `engine` holds the --engine, --device, --precision flags given)."""
+    """Continue the run in `out` from its last checkpoint, on the melodies it kept (see Trainer.extend for
+    max_steps and max_time, which carry it beyond its saved end), optionally on another engine: `engine`
+    holds the --engine, --device, --precision flags given."""
     run = RunDir(out)
-    config = _music_config(run)
-    if max_time is not None:
-        config["train"]["max_time"] = max_time
-    stored = config.get("engine", {})
-    config["engine"] = {**stored, **asdict(resolve_engine(stored, engine))}
-    data_cfg = _data_config(config["data"])
-    data = load_data(data_cfg, run_melodies(data_cfg, run, log), Vocabulary.from_json(run.read_vocab()))
-    trainer = build(run, config, data)
-    trainer.resume()
-    if trainer.master:
-        log(f"resuming {run} at step {trainer.step}")
-        if config["engine"] != stored:  # resumed on another engine, device or precision: the run records it
-            run.write_config(config)
-    return _run(trainer, config, data, log, progress)
+    with run.open_for_training() if world_from_env().master else nullcontext():  # rank 0 holds the lock
+        saved = _music_config(run)
+        config = copy.deepcopy(saved)
+        stored = config.get("engine", {})
+        config["engine"] = {**stored, **asdict(resolve_engine(stored, engine))}
+        data_cfg = _data_config(config["data"])
+        vocab = run.parse_vocab(Vocabulary.from_json)
+        chords = bool(config["model"].get("chords", False))
+        data = load_data(data_cfg, run_melodies(data_cfg, run, log), vocab, chords)
+        trainer = build(run, config, data)
+        trainer.resume()
+        if max_steps is not None or max_time is not None:
+            trainer.extend(max_steps, max_time)
+            config["train"]["max_steps"] = trainer.max_steps
+        if trainer.master:
+            log(f"resuming {run} at step {trainer.step}")
+            if config != saved:  # extended, or on another engine, device or precision: the run records it
+                run.write_config(config)
+        return _run(trainer, config, data, log, progress)
 
 
 def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progress: bool) -> dict[str, Any]:
@@ -389,10 +520,34 @@ def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progres
     return summary
 
 
+STATS = {
+    "train_pieces": "int",
+    "val_pieces": "int",
+    "train_tokens": "int",
+    "val_tokens": "int",
+    "vocab_size": "int",
+    "tempo_bpm": "float",
+    "time_signature": "list",
+}
+
+
 def _music_config(run: RunDir) -> dict[str, Any]:
+    """config.json of a melody-model run, every section and field checked (one error naming the field)."""
     config = run.read_config()
+    where = str(run.path / CONFIG)
     if config.get("kind") != "music":
         raise RnnkitError(f"{run}: not a melody-model run")
+    check_keys(config, {"kind", "rnnkit", "preset", "epochs", "model", "train", "data", "stats"}, where, {"engine"})
+    check_value(config["rnnkit"], "str", f"{where}: rnnkit")
+    check_value(config["preset"], "str", f"{where}: preset")
+    check_value(config["epochs"], "float | None", f"{where}: epochs")
+    for key, cls in (("model", ModelConfig), ("train", TrainConfig), ("data", DataConfig)):
+        config_from_dict(cls, config[key], f"{where}: {key}", may_omit={"chords", *ADDED_LATER})  # added after format 1
+    stats = check_fields(config["stats"], STATS, f"{where}: stats")
+    check_engine(config.get("engine", {}), f"{where}: engine")
+    signature = stats["time_signature"]
+    if not (len(signature) == 2 and all(type(x) is int and x >= 1 for x in signature)) or not stats["tempo_bpm"] > 0:
+        raise RnnkitError(f"{where}: stats: time_signature must be [beats, unit] and tempo_bpm > 0")
     return config
 
 
@@ -414,39 +569,37 @@ class LoadedRun:
     def data(self, warn=print) -> MusicData:
         """The run's training and held-out pieces, as it split them."""
         melodies = run_melodies(self.data_config, RunDir(self.path), warn)
-        return load_data(self.data_config, melodies, self.generator.vocab)
+        return load_data(self.data_config, melodies, self.generator.vocab, self.generator.chords)
 
 
-def load_run(run: str | Path | None = None) -> LoadedRun:
-    """A run directory with its best weights (the pretrained Bach model when `run` is None)."""
-    rd = RunDir(Path(run) if run is not None else pretrained_path())
+def load_run(run: str | Path | None = None, chords: bool = False) -> LoadedRun:
+    """A run directory with its best weights (when `run` is None the pretrained Bach model, with `chords` the
+    one trained over chords)."""
+    rd = RunDir(Path(run) if run is not None else pretrained_path(chords))
     if run is None and not rd.is_run():
         raise RnnkitError(f"the pretrained melody model is missing from {rd}; train one with `rnnkit music train`")
     config = _music_config(rd)
-    try:
-        model_cfg = ModelConfig(**config["model"])
-        _data_config(config["data"])
-        vocab = Vocabulary.from_json(rd.read_vocab())
-        stats = config["stats"]
-    except (KeyError, TypeError, ValueError) as e:
-        raise RnnkitError(f"{rd}: config.json or vocab.json is from an incompatible version ({e})") from None
+    model_cfg = ModelConfig(**config["model"])
+    vocab = rd.parse_vocab(Vocabulary.from_json)
+    stats = config["stats"]
     arrays, _ = rd.load_model()
-    model = TokenModel(model_cfg, len(vocab))
+    model = TokenModel(model_cfg, len(vocab), context_size=_context_size(model_cfg))
     model.load_params(arrays)
     transposed = bool(config["data"]["transpose"])
     generator = MelodyGenerator(model, vocab, transposed, stats["tempo_bpm"], tuple(stats["time_signature"]))
     return LoadedRun(generator, config, rd.path)
 
 
-def load(run: str | Path | None = None) -> MelodyGenerator:
-    """The MelodyGenerator of a run directory, or of the pretrained Bach model."""
-    return load_run(run).generator
+def load(run: str | Path | None = None, chords: bool = False) -> MelodyGenerator:
+    """The MelodyGenerator of a run directory, or of the pretrained Bach model (with `chords`: over chords)."""
+    return load_run(run, chords).generator
 
 
-def pretrained_path() -> Path:
+def pretrained_path(chords: bool = False) -> Path:
+    """Where the shipped Bach model lives: `bach`, or `bach-chords` for the one trained with --chords."""
     from importlib.resources import files
 
-    return Path(str(files("rnnkit").joinpath("data", "pretrained", "bach")))
+    return Path(str(files("rnnkit").joinpath("data", "pretrained", "bach-chords" if chords else "bach")))
 
 
 # ------------------------------------------------------------------------------------------------- eval
@@ -466,8 +619,15 @@ def evaluate(
     `num_pieces` melodies are generated from the start token, their lengths those of the held-out pieces in
     turn. The reference row is the held-out pieces measured against the training pieces: what a model
     should approach. `held_out` replaces the run's held-out split (melodies in their own keys).
+
+    When the held-out pieces have chords, `num_pieces` melodies are also generated over their progressions in
+    turn, each as long as its piece (`MelodyGenerator.generate_over_ids`), and "chord_tones" holds the share of
+    their notes that are chord tones (`chords.chord_tone_ratios`, pooled over notes) beside the held-out pieces'
+    own share against their chords. A model trained with chords is measured on these melodies alone (every
+    metric); one without is the baseline: it fills the same beats deaf to the chords.
     """
     from rnnkit.music import metrics
+    from rnnkit.music.chords import pooled_chord_tone_ratios
 
     if num_pieces < 1:
         raise RnnkitError(f"-n must be >= 1, got {num_pieces}")
@@ -476,12 +636,32 @@ def evaluate(
     held = data.val if held_out is None else prepare_pieces(held_out, loaded.data_config.transpose)
     if not held:
         raise RnnkitError("no held-out pieces to evaluate")
+    with_chords = all(m.chords is not None for m in held)
+    if gen.chords and not with_chords:
+        raise RnnkitError("this model reads chords, and some of the pieces to evaluate have none")
     encoded = [gen.vocab.encode(m, unknown="nearest") for m in held]
     unknown = sum(sum(e not in gen.vocab for e in m.events) for m in held)
-    nll = negative_log_likelihood(gen.model, encoded)
-    lengths = np.array([len(held[i % len(held)]) for i in range(num_pieces)])  # (N,)
-    ids = gen.generate_ids(num_pieces, int(lengths.max()), temperature=temperature, top_k=top_k, seed=seed)
-    generated = [Melody.from_events(gen.vocab.decode(row[:n])) for row, n in zip(ids, lengths, strict=True)]
+    contexts = [piece_context(m) for m in held] if gen.chords else None
+    nll = negative_log_likelihood(gen.model, encoded, contexts=contexts)
+    chord_tones = None
+    if with_chords:
+        over, progressions = [], []
+        for j, piece in enumerate(held):  # piece j's progression for melodies j, j + len(held), ...
+            count = len(range(j, num_pieces, len(held)))
+            if count:
+                rows = gen.generate_over_ids(piece.chords, count, temperature, False, top_k, seed=[seed, j])
+                over += [Melody.from_events(gen.vocab.decode(row)) for row in rows]
+                progressions += [piece.chords] * count
+        chord_tones = {
+            "model": pooled_chord_tone_ratios(over, progressions),
+            "reference": pooled_chord_tone_ratios(held, [m.chords for m in held]),
+        }
+    if gen.chords:
+        generated = over
+    else:
+        lengths = np.array([len(held[i % len(held)]) for i in range(num_pieces)])  # (N,)
+        ids = gen.generate_ids(num_pieces, int(lengths.max()), temperature=temperature, top_k=top_k, seed=seed)
+        generated = [Melody.from_events(gen.vocab.decode(row[:n])) for row, n in zip(ids, lengths, strict=True)]
     return {
         "run": str(loaded.path),
         "held_out": {"pieces": len(held), "tokens": nll["tokens"], "unknown_events": unknown},
@@ -490,4 +670,6 @@ def evaluate(
         "generated": {"pieces": num_pieces, "temperature": temperature, "top_k": top_k, "seed": seed},
         "model": metrics.compare(generated, held, data.train),
         "reference": metrics.compare(held, data.train, data.train),
+        "chords": gen.chords,
+        "chord_tones": chord_tones,
     }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
+import copy
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -15,18 +16,21 @@ from rnnkit.config import TrainConfig
 from rnnkit.engines.base import make_engine, model_dtype
 from rnnkit.engines.batch import Batch
 from rnnkit.engines.config import EngineConfig, resolve_engine
+from rnnkit.engines.distributed import world_from_env
 from rnnkit.errors import RnnkitError
 from rnnkit.lm.batches import iter_eval_batches
-from rnnkit.lm.config import ModelConfig
+from rnnkit.lm.config import ADDED_LATER, ModelConfig
 from rnnkit.lm.model import TokenModel
-from rnnkit.rundir import RunDir
+from rnnkit.rundir import CONFIG, RunDir
+from rnnkit.schema import check_engine, check_keys, check_value, config_from_dict
 from rnnkit.text.config import DataConfig
 from rnnkit.text.data import SURNAMES, Batcher, read_items, resolve_items, split_train_val
 from rnnkit.text.generate import NameGenerator
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.training import Trainer
 
-ITEMS = "items.txt.gz"  # the training items, kept with the run for `sample --novel`
+ITEMS = "items.txt.gz"  # the training items, kept with the run for `sample --novel` and --resume
+VAL_ITEMS = "val-items.txt.gz"  # the validation items, kept for --resume
 
 
 class NameTask:
@@ -79,15 +83,42 @@ def _load_items(data: DataConfig) -> tuple[list[str], list[str]]:
     return split_train_val(items, data.val_fraction, data.max_val, seed=0)
 
 
-def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary | None = None):
+def _saved_items(run: RunDir, data: DataConfig) -> tuple[list[str], list[str]]:
+    """The training and validation items a run kept (the bundled surnames are split again, the same way)."""
+    if data.data == SURNAMES and data.val_data is None:
+        return _load_items(data)
+    train = resolve_items(SURNAMES, dedupe=data.dedupe) if data.data == SURNAMES else run.read_lines(ITEMS)
+    if not train:
+        raise RnnkitError(f"{run.path / ITEMS}: holds no items")
+    if not (run.path / VAL_ITEMS).exists():  # a run from before rnnkit kept its validation items
+        return train, _load_items(data)[1]
+    return train, run.read_lines(VAL_ITEMS)
+
+
+def read_run_config(run: RunDir) -> dict[str, Any]:
+    """config.json of a name-model run, every section and field checked (one error naming the field)."""
+    config = run.read_config()
+    where = str(run.path / CONFIG)
+    if config.get("kind") != "text":
+        raise RnnkitError(f"{run}: not a name-model run")
+    check_keys(config, {"kind", "rnnkit", "model", "train", "data"}, where, optional={"engine"})
+    check_value(config["rnnkit"], "str", f"{where}: rnnkit")
+    for key, cls in (("model", ModelConfig), ("train", TrainConfig), ("data", DataConfig)):
+        config_from_dict(cls, config[key], f"{where}: {key}", may_omit=ADDED_LATER)
+    check_engine(config.get("engine", {}), f"{where}: engine")
+    return config
+
+
+def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary | None = None, items=None):
     """Trainer, generator, vocabulary and training items from a resolved config.
 
-    A fresh run builds its vocabulary from the training items; a resumed run passes the one it saved.
+    A fresh run builds its vocabulary from the training items; a resumed run passes the one it saved, and
+    the (train, val) items it kept.
     """
     data, model_cfg = DataConfig(**config["data"]), ModelConfig(**config["model"])
     train_cfg = TrainConfig(**config["train"])
     engine_cfg = resolve_engine(config.get("engine"))
-    train_items, val_items = _load_items(data)
+    train_items, val_items = items if items is not None else _load_items(data)
     vocab = vocab or Vocabulary.from_items(train_items)
     unknown = set().union(*(vocab.unknown_chars(v) for v in val_items)) if val_items else set()
     if unknown:
@@ -126,38 +157,51 @@ def train(
         "data": asdict(data),
         "engine": asdict(engine),
     }
-    trainer, _, vocab, train_items = build(run, config)  # validates the data before anything is written
+    items = _load_items(data)
+    trainer, _, vocab, _ = build(run, config, items=items)  # validates the data before anything is written
     config["engine"]["world_size"] = trainer.engine.world.size  # --batch-size rows on each of them
     if not trainer.master:  # rank 0 alone writes the run directory
+        trainer.begin()
         return _run(trainer, config, log, progress)
-    run.create(force=force)
-    run.write_vocab(vocab.to_json())
-    run.write_config(config)
-    if data.data != SURNAMES:
-        (run.path / ITEMS).write_bytes(gzip.compress("\n".join(train_items).encode("utf-8"), mtime=0))
-    return _run(trainer, config, log, progress)
+    with run.create(force=force):  # locked while training
+        run.write_vocab(vocab.to_json())
+        if data.data != SURNAMES:
+            run.write_lines(ITEMS, items[0])
+        if data.data != SURNAMES or data.val_data is not None:
+            run.write_lines(VAL_ITEMS, items[1])
+        trainer.begin()
+        run.write_config(config)  # last: a folder without config.json is a start that was killed
+        return _run(trainer, config, log, progress)
 
 
 def resume(
-    out: str | Path, max_time: float | None = None, progress: bool = True, log=print, engine: dict | None = None
+    out: str | Path,
+    max_steps: int | None = None,
+    max_time: float | None = None,
+    progress: bool = True,
+    log=print,
+    engine: dict | None = None,
 ) -> dict[str, Any]:
-    """Continue the run in `out` from its last checkpoint (optionally with a new --max-time, or on another
-    engine: `engine` holds the --engine, --device, --precision flags given)."""
+    """Continue the run in `out` from its last checkpoint, on the data it kept (see Trainer.extend for
+    max_steps and max_time, which carry it beyond its saved end), optionally on another engine: `engine`
+    holds the --engine, --device, --precision flags given."""
     run = RunDir(out)
-    config = run.read_config()
-    if config.get("kind") != "text":
-        raise RnnkitError(f"{run}: not a name-model run")
-    if max_time is not None:
-        config["train"]["max_time"] = max_time
-    stored = config.get("engine", {})
-    config["engine"] = {**stored, **asdict(resolve_engine(stored, engine))}
-    trainer, _, _, _ = build(run, config, Vocabulary.from_json(run.read_vocab()))
-    trainer.resume()
-    if trainer.master:
-        log(f"resuming {run} at step {trainer.step}")
-        if config["engine"] != stored:  # resumed on another engine, device or precision: the run records it
-            run.write_config(config)
-    return _run(trainer, config, log, progress)
+    with run.open_for_training() if world_from_env().master else nullcontext():  # rank 0 holds the lock
+        saved = read_run_config(run)
+        config = copy.deepcopy(saved)
+        stored = config.get("engine", {})
+        config["engine"] = {**stored, **asdict(resolve_engine(stored, engine))}
+        items = _saved_items(run, DataConfig(**config["data"]))
+        trainer, _, _, _ = build(run, config, run.parse_vocab(Vocabulary.from_json), items)
+        trainer.resume()
+        if max_steps is not None or max_time is not None:
+            trainer.extend(max_steps, max_time)
+            config["train"]["max_steps"] = trainer.max_steps
+        if trainer.master:
+            log(f"resuming {run} at step {trainer.step}")
+            if config != saved:  # extended, or on another engine, device or precision: the run records it
+                run.write_config(config)
+        return _run(trainer, config, log, progress)
 
 
 def _run(trainer: Trainer, config: dict[str, Any], log, progress: bool) -> dict[str, Any]:
@@ -183,21 +227,16 @@ def load(run: str | Path | None = None) -> NameGenerator:
     """The NameGenerator of a run directory (its best weights), or of the pretrained surnames model."""
     path = Path(run) if run is not None else pretrained_path()
     rd = RunDir(path)
-    config = rd.read_config()
-    if config.get("kind") != "text":
-        raise RnnkitError(f"{rd}: not a name-model run")
-    try:
-        model_cfg, data = ModelConfig(**config["model"]), DataConfig(**config["data"])
-        vocab = Vocabulary.from_json(rd.read_vocab())
-    except (KeyError, TypeError, ValueError) as e:
-        raise RnnkitError(f"{rd}: config.json or vocab.json is from an incompatible version ({e})") from None
+    config = read_run_config(rd)
+    model_cfg, data = ModelConfig(**config["model"]), DataConfig(**config["data"])
+    vocab = rd.parse_vocab(Vocabulary.from_json)
     arrays, _ = rd.load_model()
     model = TokenModel(model_cfg, len(vocab))
     model.load_params(arrays)
     if data.data == SURNAMES:
         items = resolve_items(SURNAMES)
     elif (rd.path / ITEMS).exists():
-        items = gzip.decompress((rd.path / ITEMS).read_bytes()).decode("utf-8").split("\n")
+        items = rd.read_lines(ITEMS)
     else:
         items = []
     return NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=items)
