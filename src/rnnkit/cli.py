@@ -41,7 +41,7 @@ def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = 
         kind = str(f.type).split("|")[0].strip()
         text = HELP.get(f.name, "")
         if kind == "bool":
-            parser.add_argument(flag, action="store_true", help=text)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=text)
             continue
         convert = {"int": int, "float": float, "str": str}[kind]
         shown = "" if "(default:" in text or f.default is None else f" (default: {f.default})"
@@ -49,13 +49,16 @@ def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = 
         parser.add_argument(flag, type=convert, default=default, help=text + shown.replace("%", "%%"))
 
 
-def config_from_args(cls, args: argparse.Namespace):
-    """The dataclass from the parsed flags; a flag left at None takes the field's default when that is not None."""
+def config_from_args(cls, args: argparse.Namespace, preset: dict | None = None):
+    """cls from the parsed flags: a flag left at None takes the field's default when that is not None, and a
+    preset's settings replace those of the flags the command line did not give."""
     values = {}
     for f in dataclasses.fields(cls):
         if hasattr(args, f.name):
             value = getattr(args, f.name)
             values[f.name] = f.default if value is None else value
+    given = getattr(args, "given_options", {})  # set by main: the flags the command line gave
+    values.update({k: v for k, v in (preset or {}).items() if k not in given})
     return cls(**values)
 
 
@@ -66,10 +69,11 @@ def text_train(args: argparse.Namespace) -> int:
     from rnnkit.errors import RnnkitError
     from rnnkit.lm.config import ModelConfig
     from rnnkit.text import train as text
-    from rnnkit.text.config import DataConfig
+    from rnnkit.text.config import PRESETS, DataConfig
 
+    preset = PRESETS[args.preset] if args.preset else {}
     if args.resume is not None:
-        check_resume_flags(args)
+        check_resume_flags(args)  # --preset among them: a resumed run keeps its saved settings
         summary = text.resume(
             args.resume, args.max_steps, args.max_time, progress=not args.quiet, engine=engine_overrides(args)
         )
@@ -86,8 +90,8 @@ def text_train(args: argparse.Namespace) -> int:
         out = new_run_path(args.out, "runs/")
         summary = text.train(
             out,
-            config_from_args(ModelConfig, args),
-            config_from_args(TrainConfig, args),
+            config_from_args(ModelConfig, args, preset.get("model")),
+            config_from_args(TrainConfig, args, preset.get("train")),
             config_from_args(DataConfig, args),
             force=args.force,
             progress=not args.quiet,
@@ -200,8 +204,20 @@ def add_text(sub) -> None:
     )
     from rnnkit.config import TrainConfig
     from rnnkit.engines.config import add_engine_args
-    from rnnkit.text.config import DataConfig
+    from rnnkit.text.config import PRESETS, DataConfig
 
+    def flag(name: str, value) -> str:
+        return f"--{name.replace('_', '-')}" + ("" if value is True else f" {value}")
+
+    described = "; ".join(
+        f"{name}: " + " ".join(flag(k, v) for part in preset.values() for k, v in part.items())
+        for name, preset in PRESETS.items()
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help=f"settings put over the defaults (flags given explicitly still win). {described}",
+    )
     add_config_args(p.add_argument_group("data"), DataConfig, unset=("val_fraction", "max_val"))
     add_config_args(p.add_argument_group("model"), ModelConfig)
     add_config_args(p.add_argument_group("training"), TrainConfig)

@@ -19,6 +19,7 @@ class TrainConfig:
     beta_2: float = 0.999
     decay: float = 0.0  # Keras-style lr decay, lr / (1 + decay t), the seed's music optimizer
     weight_decay: float = 0.1  # decoupled (AdamW): p <- p - lr * weight_decay * p each step
+    ema_decay: float = 0.0  # evaluate and save an exponential moving average of the weights (0: off)
     clip_norm: float | None = 1.0  # clip the global gradient norm (default)
     clip_value: float | None = None  # or clip every entry, the seed's clip
     batch_size: int = 64
@@ -63,6 +64,8 @@ class TrainConfig:
             raise RnnkitError(f"--weight-decay times --lr must be < 1, got {self.weight_decay:g} x {self.lr:g}")
         if self.num_samples > MAX_SAMPLES:
             raise RnnkitError(f"--num-samples must be at most {MAX_SAMPLES}, got {self.num_samples}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise RnnkitError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
         check_seed(self.seed)
 
 

@@ -11,6 +11,10 @@ HELP = {
     "num_layers": "recurrent layers stacked",
     "embedding_size": "size of the learned character vectors",
     "dropout": "dropout between layers and before the output layer while training, in [0, 1)",
+    "locked_dropout": "draw --dropout once per sequence, the same units dropped at every step (variational)",
+    "input_dropout": "locked dropout on the character vectors, the first layer's inputs, in [0, 1)",
+    "embed_dropout": "drop whole characters' embedding rows (one choice per batch), in [0, 1)",
+    "weight_drop": "dropout on the recurrent weights W_hh, one mask per batch for the whole sequence, in [0, 1)",
     # training
     "optimizer": "adam or sgd (the seed's plain gradient descent)",
     "lr": "peak learning rate",
@@ -21,6 +25,7 @@ HELP = {
     "beta_2": "Adam's second-moment decay",
     "decay": "Keras-style learning-rate decay lr / (1 + decay * step), as the seed's music model",
     "weight_decay": "decoupled weight decay (AdamW)",
+    "ema_decay": "evaluate and save a moving average of the weights, a <- d a + (1-d) w each step (0: off)",
     "clip_norm": "clip the global gradient norm to this (the default clipping)",
     "clip_value": "clip every gradient entry into [-v, v] instead (the seed's clip)",
     "batch_size": "sequences per training step, per process: under torchrun the global batch is WORLD_SIZE times this",

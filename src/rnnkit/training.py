@@ -7,6 +7,7 @@ torchrun) computes the steps; the Trainer does the rest, the same way for names 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import sys
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rnnkit import optim
 from rnnkit.config import DEFAULT_STEPS, TrainConfig, learning_rate
 from rnnkit.engines.base import Engine
 from rnnkit.engines.batch import Batch
@@ -58,7 +60,8 @@ class Trainer:
 
     Checkpoints are written at every evaluation, at the end and on Ctrl-C or SIGTERM; model.safetensors holds the
     best weights by validation loss. Resuming restores weights, optimizer, step, RNGs and data order, so the
-    losses continue exactly as if the run had never stopped.
+    losses continue exactly as if the run had never stopped. With ema_decay > 0 the moving average of the
+    weights is what is evaluated, sampled and saved as the model; the checkpoint keeps both.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class Trainer:
         self.master = engine.world.master  # rank 0 alone writes the run directory and prints
         self.progress, self.log = progress, log
         self.lr = config.lr
+        self.ema = optim.EMA(engine.export_params(), config.ema_decay) if config.ema_decay else None
         self.step = 0
         # the schedule's length; None with only max_time given: the schedule then follows the clock
         self.max_steps = config.max_steps or (None if config.max_time else DEFAULT_STEPS)
@@ -116,6 +120,8 @@ class Trainer:
         arrays = {f"model.{k}": v for k, v in self.engine.export_params().items()}
         arrays.update({f"optim.{k}": v for k, v in self.engine.export_optimizer().items()})
         arrays.update({f"carry.{k}": v for k, v in carried.items()})
+        if self.ema is not None:
+            arrays.update({f"ema.{k}": v for k, v in self.ema.state_dict().items()})
         self.run.save_checkpoint(arrays, self._state())
 
     def begin(self) -> None:
@@ -147,6 +153,8 @@ class Trainer:
             self.engine.import_params(part("model."))
             self.engine.import_optimizer(part("optim."))
             self.engine.load_carried_state(part("carry."))
+            if self.ema is not None:
+                self.ema.load_state_dict(part("ema."))
             self.step, self.bad_evals, self.max_steps = state["step"], state["bad_evals"], state["max_steps"]
             self.best_val = math.inf if state["best_val"] is None else state["best_val"]
             self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
@@ -181,10 +189,24 @@ class Trainer:
                 self.max_steps = self.step + max(1, int(0.9 * max_time / max(per_step, 1e-9)))
 
     # -- the loop --------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _model_weights(self):
+        """Within the block the engine holds the model's weights: the moving average when there is one."""
+        if self.ema is None:
+            yield
+            return
+        weights = {k: v.copy() for k, v in self.engine.export_params().items()}
+        self.engine.import_params(self.ema.average)
+        try:
+            yield
+        finally:
+            self.engine.import_params(weights)
+
     def _evaluate(self) -> bool:
         """Evaluate, log, keep the best weights, checkpoint; return True when patience has run out."""
         batches = self.task.eval_batches()
-        val = None if batches is None else self.engine.evaluate(batches)  # the same on every rank
+        with self._model_weights():
+            val = None if batches is None else self.engine.evaluate(batches)  # the same on every rank
         train = self.loss_sum / max(1, self.loss_count)
         row = {
             "step": self.step,
@@ -200,7 +222,8 @@ class Trainer:
             self.best_val = math.inf if val is None else val
             self.bad_evals = 0
             if self.master:
-                self.run.save_model(self.engine.export_params(), {"step": self.step, "val_loss": val})
+                with self._model_weights():
+                    self.run.save_model(self.engine.export_params(), {"step": self.step, "val_loss": val})
         else:
             self.bad_evals += 1
         stop = self.config.patience is not None and self.bad_evals >= self.config.patience
@@ -214,8 +237,9 @@ class Trainer:
         sample_rng = np.random.default_rng([self.config.seed, 2, self.step])
         samples = []
         if self.config.num_samples:
-            self.engine.sync_model()
-            samples = self.task.samples(self.config.num_samples, sample_rng)
+            with self._model_weights():
+                self.engine.sync_model()
+                samples = self.task.samples(self.config.num_samples, sample_rng)
         val_text = "-" if val is None else f"{val:.4f}"
         self.log(f"step {self.step}: train {train:.4f}  val {val_text}  " + "  ".join(samples))
         return stop
@@ -291,7 +315,9 @@ class Trainer:
                         f"the last good checkpoint in {self.run} is kept"
                     )
                 self.engine.update(self.lr)
-                now = clock()
+                now = clock()  # the pace is the step's own, without the average's update
+                if self.ema is not None:
+                    self.ema.update(self.engine.export_params())
                 self.step += 1
                 session_steps += 1
                 dt = now - t0

@@ -74,6 +74,15 @@ def make_engine(config: EngineConfig, model, train: TrainConfig, world: World | 
         from rnnkit.engines.numpy_engine import NumpyEngine
 
         return NumpyEngine(model, train)
+    m = model.config
+    regularisers = {
+        "--weight-drop": m.weight_drop,
+        "--input-dropout": m.input_dropout,
+        "--embed-dropout": m.embed_dropout,
+    }
+    given = [flag for flag, value in regularisers.items() if value] + (["--locked-dropout"] if m.locked_dropout else [])
+    if given:
+        raise RnnkitError(f"{', '.join(given)}: the NumPy engine's regularisers; --engine torch does not have them yet")
     try:
         import torch  # noqa: F401
     except ImportError:

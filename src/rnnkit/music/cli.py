@@ -33,13 +33,18 @@ def _preset_flags(group, cls, part: str) -> None:
         if f.name == "chords":  # a switch of its own, `--chords`
             continue
         kind = str(f.type).split("|")[0].strip()
-        convert = {"int": int, "float": float, "str": str}[kind]
         a, b = getattr(default, f.name), getattr(seed, f.name)
         shown = f"default: {a}" if a == b or f.name not in PRESETS["seed"][part] else f"default: {a}; seed preset: {b}"
         text = MUSIC_HELP.get(f.name, HELP.get(f.name, ""))
         if "(default:" not in text and (a is not None or b is not None):
             text += f" ({shown})"
-        group.add_argument("--" + f.name.replace("_", "-"), type=convert, default=None, help=text.replace("%", "%%"))
+        text = text.replace("%", "%%")
+        flag = "--" + f.name.replace("_", "-")
+        if kind == "bool":  # --x / --no-x, None when neither is given
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+            continue
+        convert = {"int": int, "float": float, "str": str}[kind]
+        group.add_argument(flag, type=convert, default=None, help=text)
 
 
 def add_music(sub) -> None:

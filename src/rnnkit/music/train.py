@@ -38,6 +38,7 @@ from rnnkit.engines.config import EngineConfig, resolve_engine
 from rnnkit.engines.distributed import world_from_env
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.lm.batches import iter_eval_batches, pad_batch
+from rnnkit.lm.config import ADDED_LATER
 from rnnkit.lm.evaluate import mean_nll
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.vocab import BOUNDARY_ID
@@ -565,7 +566,7 @@ def _music_config(run: RunDir) -> dict[str, Any]:
     check_value(config["preset"], "str", f"{where}: preset")
     check_value(config["epochs"], "float | None", f"{where}: epochs")
     for key, cls in (("model", ModelConfig), ("train", TrainConfig), ("data", DataConfig)):
-        config_from_dict(cls, config[key], f"{where}: {key}", may_omit={"chords"})  # added after format 1
+        config_from_dict(cls, config[key], f"{where}: {key}", may_omit={"chords", *ADDED_LATER})  # added after format 1
     stats = check_fields(config["stats"], STATS, f"{where}: stats")
     check_engine(config.get("engine", {}), f"{where}: engine")
     signature = stats["time_signature"]

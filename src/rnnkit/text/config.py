@@ -17,3 +17,10 @@ class DataConfig:
     val_fraction: float = 0.1  # of the data held out for validation (at most max_val items)
     max_val: int = 1000
     dedupe: bool = False
+
+
+# Named presets for `rnnkit text train --preset NAME`: settings put over the defaults of ModelConfig and TrainConfig
+# (flags given explicitly still win). The README's Quality section has the runs behind them.
+PRESETS: dict[str, dict[str, dict]] = {
+    "best": {"model": {"weight_drop": 0.3}, "train": {"ema_decay": 0.999}},
+}

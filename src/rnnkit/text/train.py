@@ -19,7 +19,7 @@ from rnnkit.engines.config import EngineConfig, resolve_engine
 from rnnkit.engines.distributed import world_from_env
 from rnnkit.errors import RnnkitError
 from rnnkit.lm.batches import iter_eval_batches
-from rnnkit.lm.config import ModelConfig
+from rnnkit.lm.config import ADDED_LATER, ModelConfig
 from rnnkit.lm.model import TokenModel
 from rnnkit.rundir import CONFIG, RunDir
 from rnnkit.schema import check_engine, check_keys, check_value, config_from_dict
@@ -127,7 +127,7 @@ def read_run_config(run: RunDir) -> dict[str, Any]:
     check_keys(config, {"kind", "rnnkit", "model", "train", "data"}, where, optional={"engine"})
     check_value(config["rnnkit"], "str", f"{where}: rnnkit")
     for key, cls in (("model", ModelConfig), ("train", TrainConfig), ("data", DataConfig)):
-        config_from_dict(cls, config[key], f"{where}: {key}")
+        config_from_dict(cls, config[key], f"{where}: {key}", may_omit=ADDED_LATER)
     check_engine(config.get("engine", {}), f"{where}: engine")
     return config
 
