@@ -42,7 +42,8 @@ demo: $(CORE)
 		--png $$mus/over-chords.png && \
 	echo "== Over chords (the bundled chord model): $$mus/over-chords.mid  piano roll: $$mus/over-chords.png"
 
-# torch is the peer in the benchmark, so it needs the test extra; BENCH_ARGS=--json for machines
+# torch is the peer in the benchmark, so it needs the test extra; BENCH_ARGS=--json for machines.
+# engine.py runs itself without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE and prints the BLAS kernel it got.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/engines.py $(BENCH_ARGS)

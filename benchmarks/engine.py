@@ -16,7 +16,12 @@ matrix-multiply work (forward plus the two backward products of every weight), d
 and is shown as a share of the float32 GEMM rate NumPy reaches on a 2048^3 product in the same run.
 
 The sampling table races rnnkit's name sampler against the same model in torch.nn, sampled with torch's cells:
-10,000 names drawn in batches, and one long sequence at batch 1.
+10,000 names drawn in batches, and one long sequence at batch 1. The layer table races a bare nn.LSTM forward
+and backward against torch.nn.LSTM on one thread, beside the full steps.
+
+The script runs NumPy's OpenBLAS as users get it: when OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE is set (these
+machines set OPENBLAS_CORETYPE=Haswell, which picks slower kernels than the CPU's own), it runs itself again
+without them, and the table names the kernel threadpoolctl reports.
 """
 
 from __future__ import annotations
@@ -426,6 +431,109 @@ def help_startup_s(repeats: int = 5) -> float:
     return statistics.median(times)
 
 
+# -- bare layers -----------------------------------------------------------------------------------------------
+LAYER_SIZES = (128, 256, 512)
+LAYER_SHAPE = {"seq_len": 32, "batch_size": 64, "input_size": 64}  # T, B, D: the name model's first layer
+
+
+def _median_call_s(fn, seconds: float) -> float:
+    """Median seconds of fn() over about `seconds`, after one untimed call."""
+    fn()
+    times, start = [], time.perf_counter()
+    while not times or time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def layer_row(hidden_size: int, rounds: int, seconds: float, threads: int = 1) -> dict:
+    """A bare LSTM layer, forward then backward, rnnkit's nn.LSTM against torch.nn.LSTM (float32, same weights
+    and inputs), alternating `rounds` times: the median seconds per pass of each and their ratio."""
+    import torch
+
+    from rnnkit import nn
+
+    T, B, D = LAYER_SHAPE["seq_len"], LAYER_SHAPE["batch_size"], LAYER_SHAPE["input_size"]
+    rng = np.random.default_rng(0)
+    ours = nn.LSTM(D, hidden_size, rng=rng, dtype=np.float32)
+    x = rng.standard_normal((T, B, D), dtype=np.float32)  # (T, B, D)
+    dhs = rng.standard_normal((T, B, hidden_size), dtype=np.float32)  # (T, B, H)
+    theirs = torch.nn.LSTM(D, hidden_size)
+    with torch.no_grad():  # torch's two biases sum to rnnkit's one
+        theirs.weight_ih_l0.copy_(torch.from_numpy(ours.params["W_ih"]))
+        theirs.weight_hh_l0.copy_(torch.from_numpy(ours.params["W_hh"]))
+        theirs.bias_ih_l0.copy_(torch.from_numpy(ours.params["b"]))
+        theirs.bias_hh_l0.zero_()
+    tx, tdhs = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dhs)
+
+    def rnnkit_pass():
+        hs, _, cache = ours.forward(x)
+        ours.backward(dhs, cache)
+
+    def torch_pass():
+        hs, _ = theirs(tx)
+        hs.backward(tdhs)
+
+    torch.set_num_threads(threads)
+    times = {"rnnkit": [], "torch": []}
+    with threadpool_limits(threads):
+        for r in range(rounds):
+            order = [("rnnkit", rnnkit_pass), ("torch", torch_pass)]
+            for name, fn in order if r % 2 == 0 else order[::-1]:
+                times[name].append(_median_call_s(fn, seconds))
+    ours_s, torch_s = statistics.median(times["rnnkit"]), statistics.median(times["torch"])
+    return {
+        "hidden_size": hidden_size,
+        "threads": threads,
+        **LAYER_SHAPE,
+        "rnnkit_ms": 1e3 * ours_s,
+        "torch_ms": 1e3 * torch_s,
+        "ratio": torch_s / ours_s,
+    }
+
+
+def _layer_lines(layers: list[dict]) -> list[str]:
+    r = layers[0]
+    lines = [
+        f"| bare LSTM layer, forward + backward, T={r['seq_len']} B={r['batch_size']} D={r['input_size']} | "
+        "threads | rnnkit ms | torch.nn.LSTM ms | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for r in layers:
+        lines.append(
+            f"| H={r['hidden_size']} | {r['threads']} | {r['rnnkit_ms']:.2f} | {r['torch_ms']:.2f} | {r['ratio']:.2f} |"
+        )
+    return ["", *lines]
+
+
+# -- BLAS as users get it --------------------------------------------------------------------------------------
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def without_blas_overrides(argv: list[str]) -> None:
+    """Run this script again without the OpenBLAS overrides in the environment (they are read when NumPy loads,
+    so unsetting them in this process would be too late); returns only when none is set."""
+    if any(name in os.environ for name in BLAS_OVERRIDES):
+        env = {k: v for k, v in os.environ.items() if k not in BLAS_OVERRIDES}
+        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *argv], env)
+
+
+def blas() -> dict:
+    """The BLAS library NumPy uses and the kernel it picked, as threadpoolctl reports them."""
+    from threadpoolctl import threadpool_info
+
+    for info in threadpool_info():
+        if info.get("user_api") == "blas":
+            return {
+                "library": info.get("internal_api"),
+                "version": info.get("version"),
+                "kernel": info.get("architecture"),
+                "overrides": {name: os.environ.get(name) for name in BLAS_OVERRIDES if name in os.environ},
+            }
+    return {"library": None, "version": None, "kernel": None, "overrides": {}}
+
+
 # -- report ----------------------------------------------------------------------------------------------------
 def machine() -> dict:
     import torch
@@ -442,6 +550,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__,
+        "blas": blas(),
     }
 
 
@@ -488,16 +597,27 @@ def _sampling_lines(sampling: list[dict]) -> list[str]:
     return ["", *lines, "", note + "."]
 
 
+def _blas_line(m: dict) -> str:
+    b = m.get("blas")
+    if not b:
+        return "BLAS: not recorded"
+    overrides = ", ".join(f"{k}={v}" for k, v in b["overrides"].items()) or "no OPENBLAS_* overrides"
+    return f"BLAS: {b['library']} {b['version']}, kernel {b['kernel']} ({overrides})"
+
+
 def table(result: dict) -> str:
     lines = [
         f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores; numpy "
         f"{result['machine']['numpy']}, torch {result['machine']['torch']}",
+        _blas_line(result["machine"]),
         "",
         "| config | threads | rnnkit chars/s | torch chars/s | ratio | rnnkit GFLOP/s | share of SGEMM GFLOP/s |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in result["training"]:
         lines.append(_row_line(r))
+    if result.get("layers"):
+        lines += _layer_lines(result["layers"])
     if result.get("sampling"):
         lines += _sampling_lines(result["sampling"])
     if "help_startup_s" in result:
@@ -525,14 +645,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=1.0, help="seconds per engine per round")
     parser.add_argument("--no-training", action="store_true", help="skip the training rows (sampling, memory only)")
     parser.add_argument("--no-sampling", action="store_true", help="skip the sampling rows")
+    parser.add_argument(
+        "--layer-sizes",
+        type=int,
+        nargs="*",
+        default=list(LAYER_SIZES),
+        help="hidden sizes of the bare-layer rows, one thread (default: %(default)s; none to skip)",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory row")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument("--table", metavar="JSON", help="print the table of a saved --json result and exit")
     parser.add_argument("--peak-child", nargs=2, metavar=("ENGINE", "ROW"), help=argparse.SUPPRESS)
+    parser.add_argument("--blas", action="store_true", help="print the BLAS library and kernel as JSON and exit")
     args = parser.parse_args(argv)
     reuse_freed_memory()  # as the rnnkit command line runs: freed buffers are kept for the next step (both engines)
     if args.peak_child:
         _peak_child(*args.peak_child)
+        return 0
+    if args.blas:
+        print(json.dumps(blas()))
         return 0
     if args.table:
         try:
@@ -552,6 +683,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.threads:
             result["training"].append(train_row(row, n, args.rounds, args.seconds, vocab_size))
             print(_row_line(result["training"][-1]), file=sys.stderr, flush=True)
+    result["layers"] = [layer_row(h, args.rounds, args.seconds) for h in args.layer_sizes]
     if not args.no_sampling:
         result["sampling"] = [sampling(n) for n in args.threads]
     if not args.no_memory:
@@ -562,4 +694,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    without_blas_overrides(sys.argv[1:])
     raise SystemExit(main())

@@ -6,6 +6,9 @@
 Any `rnnkit text train` flag after `--` is passed through (e.g. `-- --hidden-size 256 --dropout 0.2`); without
 them the run uses rnnkit's defaults. The validation set for early stopping / the best checkpoint is held out of the
 train file (the default --val-fraction), never taken from the test file. Prints one JSON line.
+
+On a loaded machine a time budget trains fewer steps than on a quiet one. `--max-time 0` trains by steps alone:
+fit them to the budget with benchmarks/step_time.py, then pass them on, e.g. `--max-time 0 -- --max-steps 15059`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train", required=True, help="training file, one name per line")
     p.add_argument("--test", required=True, help="test file, one name per line")
-    p.add_argument("--max-time", type=float, default=600, help="training seconds (default: %(default)s)")
+    p.add_argument("--max-time", type=float, default=600, help="training seconds, 0: none (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default: %(default)s)")
     p.add_argument("--out", help="run directory (default: runs/bench-<train>-<timestamp>)")
     args = p.parse_args(argv)
@@ -42,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         args.train,
         "--out",
         out,
-        "--max-time",
-        str(args.max_time),
+        *(["--max-time", str(args.max_time)] if args.max_time > 0 else []),
         "--threads",
         str(args.threads),
         "--quiet",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -96,3 +99,25 @@ def test_the_text_benchmarks_run_and_report_what_they_measured(tmp_path, capsys)
     result = json.loads(capsys.readouterr().out)
     assert 50_000 == result["preprocessing"]["chars"] and "uint8" == result["preprocessing"]["dtype"]
     assert 20 == result["generation"]["chars"] and result["generation"]["chars_per_s"] > 0
+
+
+def test_the_benchmark_runs_without_the_machines_openblas_overrides():
+    """With OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE set, engine.py runs itself again without them."""
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "1048576"}
+    script = Path(engine.__file__)
+    proc = subprocess.run(
+        [sys.executable, str(script), "--blas"], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    info = json.loads(proc.stdout)
+    assert info["library"] == "openblas" and info["kernel"] and info["overrides"] == {}
+
+
+def test_the_bare_layer_rows_race_torch_and_the_table_names_the_blas_kernel():
+    """A bare-layer row times both engines on the same layer; the table shows it beside the BLAS line."""
+    row = engine.layer_row(16, rounds=1, seconds=0.01)
+    assert row["rnnkit_ms"] > 0 and row["torch_ms"] > 0
+    assert row["ratio"] == pytest.approx(row["torch_ms"] / row["rnnkit_ms"])
+    result = {"machine": engine.machine(), "training": [], "layers": [row]}
+    text = engine.table(result)
+    assert f"BLAS: openblas {result['machine']['blas']['version']}, kernel " in text
+    assert f"| H=16 | 1 | {row['rnnkit_ms']:.2f} | {row['torch_ms']:.2f} | {row['ratio']:.2f} |" in text

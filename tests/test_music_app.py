@@ -435,11 +435,11 @@ def test_bad_arguments_are_refused(music_run, tmp_path, capsys):
     """Nonsense flags and missing runs: exit 2 and a one-line reason."""
     gen = ["music", "generate", music_run, "--out", tmp_path / "a.mid"]
     _expect_error(capsys, [*gen, "--steps", "0"], "--steps must be >= 1")
-    _expect_error(capsys, [*gen, "--temperature", "-1"], "--temperature must be >= 0")
+    _expect_error(capsys, [*gen, "--temperature", "-1"], "--temperature must be 0 (greedy) or between")
     _expect_error(capsys, [*gen, "--top-k", "0"], "--top-k must be >= 1")
     _expect_error(capsys, [*gen, "--key", "H major"], "--key")
     _expect_error(capsys, [*gen, "--instrument", "kazoo"], "unknown instrument")
-    _expect_error(capsys, [*gen, "--tempo", "0"], "--tempo must be > 0")
+    _expect_error(capsys, [*gen, "--tempo", "0"], "--tempo must be between 4 and 1000")
     _expect_error(capsys, [*gen, "--greedy", "-n", "3"], "--greedy writes one melody")
     _expect_error(capsys, ["music", "generate", tmp_path / "nope", "--out", tmp_path / "a.mid"], "no such run")
     _expect_error(capsys, ["music", "generate", music_run, "--out", tmp_path / "no" / "a.mid"], "does not exist")

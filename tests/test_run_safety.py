@@ -222,8 +222,7 @@ def test_a_start_killed_before_its_first_checkpoint_is_recognisably_unfinished(t
         raise KeyboardInterrupt  # the process dies here
 
     monkeypatch.setattr(Trainer, "begin", killed)
-    with pytest.raises(KeyboardInterrupt):
-        train_text(tmp_path / "r", names_file, 5)
+    assert train_text(tmp_path / "r", names_file, 5) == 130  # the command ends as Ctrl-C ends it, quietly
     monkeypatch.undo()
     assert not (tmp_path / "r" / "config.json").exists()
     expect_error(capsys, "text", "sample", tmp_path / "r", fragment="unfinished run")

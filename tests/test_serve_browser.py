@@ -147,7 +147,7 @@ def test_generate_shows_the_requested_names_and_the_score_strip(watch, serve_mod
     page.click("#score-button")
     page.wait_for_selector("#score-strip .cell")
     assert page.locator("#score-strip .cell").count() == len("Mcdonald")
-    assert page.eval_on_selector_all("#score-strip .char", "cs => cs.map(c => c.textContent).join('')") == "Mcdonald"
+    assert page.eval_on_selector_all("#score-strip .char", "cs => cs.map(c => c.textContent).join('')") == "McDonald"
     colours = page.eval_on_selector_all("#score-strip .cell", "cs => cs.map(c => c.style.backgroundColor)")
     assert all(colours) and len(set(colours)) > 1  # coloured by probability, not all alike
     expected = [math.exp(lp) for lp in serve_models["names"].char_log_probs("Mcdonald").log_probs[:-1]]

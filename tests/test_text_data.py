@@ -87,7 +87,10 @@ def test_resolve_items_reads_bundled_name_or_path(tmp_path):
 
 def test_display_name_title_cases_words_only_when_asked():
     """With title_case each word (after space, hyphen, apostrophe) is capitalised; without, no change."""
-    assert "Mcdonald" == display_name("mcdonald", True)
+    assert "McDonald" == display_name("mcdonald", True)  # Mc takes a capital after it
+    assert "Smith-McCall" == display_name("smith-mccall", True)
+    assert "Obrien" == display_name("obrien", True)  # the Census list drops the apostrophe: nothing is guessed
+    assert "Macias" == display_name("macias", True)  # Mac is as often no prefix
     assert "O'Brien" == display_name("o'brien", True)
     assert "Smith-Jones Van Der" == display_name("smith-jones van der", True)
     assert "Émile" == display_name("émile", True)

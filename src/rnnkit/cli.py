@@ -16,7 +16,7 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 
-from rnnkit.flags import HELP
+from rnnkit.flags import HELP, THREADS_HELP
 from rnnkit.runflags import (
     EXIT_CODES,
     FORCE_HELP,
@@ -29,45 +29,72 @@ from rnnkit.runflags import (
 )
 
 
-def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), **defaults) -> None:
-    """One --kebab-case flag per field of the dataclass cls, its default shown in --help."""
+def add_config_args(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = (), unset: Sequence[str] = ()) -> None:
+    """One --kebab-case flag per field of the dataclass cls, its default shown in --help.
+
+    Flags named in `unset` default to None, so a handler can tell whether they were given; --help still shows
+    the field's default, which `config_from_args` fills in.
+    """
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")
-        default = defaults.get(f.name, f.default)
         kind = str(f.type).split("|")[0].strip()
+        text = HELP.get(f.name, "")
         if kind == "bool":
-            parser.add_argument(flag, action="store_true", help=HELP.get(f.name, ""))
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=text)
             continue
         convert = {"int": int, "float": float, "str": str}[kind]
-        parser.add_argument(flag, type=convert, default=default, help=HELP.get(f.name, "") + " (default: %(default)s)")
+        shown = "" if "(default:" in text or f.default is None else f" (default: {f.default})"
+        default = None if f.name in unset else f.default
+        parser.add_argument(flag, type=convert, default=default, help=text + shown.replace("%", "%%"))
 
 
-def config_from_args(cls, args: argparse.Namespace):
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
+def config_from_args(cls, args: argparse.Namespace, preset: dict | None = None):
+    """cls from the parsed flags: a flag left at None takes the field's default when that is not None, and a
+    preset's settings replace those of the flags the command line did not give."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        if hasattr(args, f.name):
+            value = getattr(args, f.name)
+            values[f.name] = f.default if value is None else value
+    given = getattr(args, "given_options", {})  # set by main: the flags the command line gave
+    values.update({k: v for k, v in (preset or {}).items() if k not in given})
+    return cls(**values)
 
 
 # -- text ------------------------------------------------------------------------------------------------------
 def text_train(args: argparse.Namespace) -> int:
     from rnnkit.config import TrainConfig
     from rnnkit.engines.config import engine_overrides, resolve_engine
+    from rnnkit.errors import RnnkitError
     from rnnkit.lm.config import ModelConfig
     from rnnkit.text import train as text
-    from rnnkit.text.config import DataConfig
+    from rnnkit.text.config import PRESETS, DataConfig
 
+    preset = PRESETS[args.preset] if args.preset else {}
     if args.resume is not None:
-        check_resume_flags(args)
+        check_resume_flags(args)  # --preset among them: a resumed run keeps its saved settings
         summary = text.resume(
             args.resume, args.max_steps, args.max_time, progress=not args.quiet, engine=engine_overrides(args)
         )
         out = args.resume
     else:
+        if args.val_data is not None:
+            given = [
+                flag
+                for flag, v in (("--val-fraction", args.val_fraction), ("--max-val", args.max_val))
+                if v is not None
+            ]
+            if given:
+                raise RnnkitError(f"{given[0]} splits --data; it cannot apply with --val-data (drop one of them)")
+        if args.stream and args.max_val is not None:
+            raise RnnkitError("--max-val caps the held-out items of a list; a --stream run holds out --val-fraction")
         out = new_run_path(args.out, "runs/")
         summary = text.train(
             out,
-            config_from_args(ModelConfig, args),
-            config_from_args(TrainConfig, args),
+            config_from_args(ModelConfig, args, preset.get("model")),
+            config_from_args(TrainConfig, args, preset.get("train")),
             config_from_args(DataConfig, args),
             force=args.force,
             progress=not args.quiet,
@@ -76,11 +103,22 @@ def text_train(args: argparse.Namespace) -> int:
     if summary.get("rank", 0) != 0:  # under torchrun, rank 0 alone reports
         return 128 + summary["signal"] if summary.get("signal") else 0
     best = summary["best_val"]
-    print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.0f} s")
+    print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.1f} s")
     if best is not None:
         print(f"best validation loss: {best:.4f} nats per character ({best / math.log(2):.4f} bits)")
     print(f"run: {out}  (loss curves: {out}/loss.png; sample with: rnnkit text sample {out})")
     return exit_code(summary, out)
+
+
+BEAM_EXCLUDES = (  # sampling flags a beam search cannot honour: (flag, attribute)
+    ("-n", "n"),
+    ("--temperature", "temperature"),
+    ("--top-k", "top_k"),
+    ("--top-p", "top_p"),
+    ("--seed", "seed"),
+    ("--novel", "novel"),
+    ("--greedy", "greedy"),
+)
 
 
 def text_sample(args: argparse.Namespace) -> int:
@@ -88,35 +126,44 @@ def text_sample(args: argparse.Namespace) -> int:
     from rnnkit.text.stream import TextGenerator
     from rnnkit.text.train import load
 
+    if args.beam is not None:
+        for flag, name in BEAM_EXCLUDES:
+            if getattr(args, name) not in (None, False):
+                raise RnnkitError(
+                    f"{flag} cannot apply with --beam (beam search returns the K most probable names, "
+                    "deterministically); drop one of them"
+                )
+    temperature = 1.0 if args.temperature is None else args.temperature
+    greedy = args.greedy or temperature == 0
+    n = args.n if args.n is not None else (1 if greedy else 20)
     gen = load(args.run)
     if isinstance(gen, TextGenerator):
-        return _sample_stream(gen, args)
+        return _sample_stream(gen, args, temperature, greedy)
     if args.length is not None:
         raise RnnkitError("--length is for --stream runs; a name ends by itself (see --max-length)")
-    args.n = 20 if args.n is None else args.n
     args.max_length = 50 if args.max_length is None else args.max_length
     args.prefix = args.prefix or ""
-    if args.beam:
+    if args.beam is not None:
         for s in gen.beam(args.beam, prefix=args.prefix, max_length=args.max_length):
             print(f"{s.name}\t{s.log_prob:.4f}")
         return 0
     names = gen.sample(
-        args.n,
-        temperature=args.temperature,
+        n,
+        temperature=temperature,
         top_k=args.top_k,
         top_p=args.top_p,
         prefix=args.prefix,
         seed=args.seed,
         max_length=args.max_length,
         novel=args.novel,
-        greedy=args.greedy,
+        greedy=greedy,
         progress=True,
     )
     print("\n".join(names))
     return 0
 
 
-def _sample_stream(gen, args: argparse.Namespace) -> int:
+def _sample_stream(gen, args: argparse.Namespace, temperature: float, greedy: bool) -> int:
     """Continue the prime of a stream run, writing each character to stdout as it is drawn (flushed)."""
     from rnnkit.errors import RnnkitError
 
@@ -136,11 +183,11 @@ def _sample_stream(gen, args: argparse.Namespace) -> int:
         prime=args.prefix,
         length=1000 if args.length is None else args.length,
         n=1 if args.n is None else args.n,
-        temperature=args.temperature,
+        temperature=temperature,
         top_k=args.top_k,
         top_p=args.top_p,
         seed=args.seed,
-        greedy=args.greedy,
+        greedy=greedy,
         write=write,
     )
     print()
@@ -196,6 +243,9 @@ def text_score(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_THREADS = 1024
+
+
 def add_text(sub) -> None:
     from rnnkit.lm.config import ModelConfig
 
@@ -208,13 +258,24 @@ def add_text(sub) -> None:
         help="train a name model",
         description="Train a character-level language model on a list of names, or with --stream on any text "
         f"(truncated BPTT over contiguous rows, the state carried); writes a run directory. {EXIT_CODES}",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     from rnnkit.config import TrainConfig
     from rnnkit.engines.config import add_engine_args
-    from rnnkit.text.config import DataConfig
+    from rnnkit.text.config import PRESETS, DataConfig
 
-    add_config_args(p.add_argument_group("data"), DataConfig)
+    def flag(name: str, value) -> str:
+        return f"--{name.replace('_', '-')}" + ("" if value is True else f" {value}")
+
+    described = "; ".join(
+        f"{name}: " + " ".join(flag(k, v) for part in preset.values() for k, v in part.items())
+        for name, preset in PRESETS.items()
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help=f"settings put over the defaults (flags given explicitly still win). {described}",
+    )
+    add_config_args(p.add_argument_group("data"), DataConfig, unset=("val_fraction", "max_val"))
     add_config_args(p.add_argument_group("model"), ModelConfig)
     add_config_args(p.add_argument_group("training"), TrainConfig)
     add_engine_args(p.add_argument_group("engine"))
@@ -222,7 +283,7 @@ def add_text(sub) -> None:
     g.add_argument("--out", help="run directory to create (default: runs/<timestamp>)")
     g.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
     g.add_argument("--force", action="store_true", help=FORCE_HELP)
-    g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
+    g.add_argument("--threads", type=int, help=THREADS_HELP)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=text_train)
 
@@ -233,8 +294,8 @@ def add_text(sub) -> None:
         "characters, written as they are drawn.",
     )
     p.add_argument("run", nargs="?", help="run directory (default: the bundled surnames model)")
-    p.add_argument("-n", type=int, help="how many names (default: 20) or texts (default: 1)")
-    p.add_argument("--temperature", type=float, default=1.0, help="<1 safer, >1 wilder, 0 = greedy (default: 1)")
+    p.add_argument("-n", type=int, help="how many names (default: 20; 1 with --greedy) or texts (default: 1)")
+    p.add_argument("--temperature", type=float, help="<1 safer, >1 wilder, 0 = greedy; 0 or 0.01 to 100 (default: 1)")
     p.add_argument("--top-k", type=int, help="draw only from the k most likely characters")
     p.add_argument("--top-p", type=float, help="draw only from the smallest set of characters with mass >= p")
     p.add_argument(
@@ -245,8 +306,14 @@ def add_text(sub) -> None:
     p.add_argument("--novel", action="store_true", help="only names that are not in the training data")
     p.add_argument("--max-length", type=int, help="longest name, in characters (default: 50)")
     p.add_argument("--greedy", action="store_true", help="the single most likely path (the seed's argmax)")
-    p.add_argument("--beam", type=int, metavar="K", help="the K most probable names, by beam search, with log-probs")
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--beam",
+        type=int,
+        metavar="K",
+        help="the K most probable names, by beam search, with their log-probabilities (those `score` gives); "
+        "with --prefix and --max-length only",
+    )
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_sample)
 
     p = text.add_parser("eval", help="negative log-likelihood of a file of names (or of a text) under a model")
@@ -257,7 +324,7 @@ def add_text(sub) -> None:
         action="store_true",
         help="print one JSON object: nll, bpc, perplexity, items, chars (a --stream run: chars, predictions)",
     )
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_eval)
 
     p = text.add_parser("score", help="log-probability of given names")
@@ -268,7 +335,7 @@ def add_text(sub) -> None:
         action="store_true",
         help="also each character's probability given those before it, then the end's",
     )
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_score)
 
 
@@ -329,7 +396,18 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 ok, 2 bad input)."""
+    """Run the command line; return the exit code (0 ok, 2 bad input, 130 Ctrl-C, 141 a closed stdout pipe)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C outside the training loop (which saves and stops by itself)
+        print("", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `rnnkit text sample -n 100000 | head`: the reader has gone, stop quietly
+        _silence_stdout()
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from rnnkit.errors import RnnkitError
 
     parser = build_parser()
@@ -351,9 +429,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RnnkitError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # main's, quietly
     except OSError as e:
         print(f"rnnkit: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so flushing what is left at exit meets no closed pipe (Python's advice)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test's captured stdout)
+        pass
 
 
 def _score_run_or_name(args: argparse.Namespace) -> None:
@@ -372,10 +463,10 @@ def _threads(n: int | None):
 
     if n is None:
         return contextlib.nullcontext()
-    if n < 1:
+    if not 1 <= n <= MAX_THREADS:
         from rnnkit.errors import RnnkitError
 
-        raise RnnkitError(f"--threads must be >= 1, got {n}")
+        raise RnnkitError(f"--threads must be between 1 and {MAX_THREADS}, got {n}")
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n)

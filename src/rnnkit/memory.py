@@ -37,3 +37,64 @@ def reuse_freed_memory(keep_mib: int = 512) -> bool:
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     keep = min(keep_mib, 2047) << 20  # bytes, within mallopt's int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(mallopt(M_TRIM_THRESHOLD, keep))
+
+
+# -- estimates: refuse work that cannot fit before allocating it ---------------------------------------------------
+def available_bytes() -> int:
+    """Memory this process could still take: MemAvailable on Linux, else the physical memory."""
+    import os
+
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: refuse nothing
+
+
+def gib(nbytes: float) -> str:
+    """A size for people: '298 GiB', '1.2 GiB', '37 MiB'."""
+    if nbytes >= 10 * 2**30:
+        return f"{nbytes / 2**30:,.0f} GiB"
+    if nbytes >= 2**30:
+        return f"{nbytes / 2**30:.1f} GiB"
+    return f"{nbytes / 2**20:,.0f} MiB"
+
+
+HEADROOM = 0.8  # share of the available memory an estimate may take: estimates are rough, other programs run too
+
+
+def require_memory(nbytes: float, what: str) -> None:
+    """Raise RnnkitError when `what` would need more than HEADROOM of the available memory, with the estimate."""
+    from rnnkit.errors import RnnkitError
+
+    available = available_bytes()
+    if nbytes > HEADROOM * available:
+        raise RnnkitError(f"{what} would need about {gib(nbytes)} of memory; {gib(available)} is available")
+
+
+def recurrent_model_bytes(
+    cell: str, vocab_size: int, embedding_size: int, hidden_size: int, num_layers: int, training: bool = True
+) -> int:
+    """float32 bytes of the character model Embedding -> cell stack -> Linear: its weights, and for training
+    their gradients, Adam's two moments and the checkpoint's copy (five copies in all), plus the float64 draws
+    that initialise the weights."""
+    gates = {"rnn": 1, "gru": 3}.get(cell, 4)
+    params = vocab_size * embedding_size + hidden_size * vocab_size + vocab_size
+    params += vocab_size * gates * hidden_size  # the input table E W_ih^T + b
+    params += gates * hidden_size * (embedding_size + hidden_size + 2)  # the first layer
+    params += (num_layers - 1) * gates * hidden_size * (2 * hidden_size + 2)  # the layers above read h
+    return 4 * params * (5 if training else 1) + 8 * params
+
+
+def recurrent_batch_bytes(cell: str, vocab_size: int, hidden_size: int, num_layers: int, steps: int, batch: int) -> int:
+    """float32 bytes one forward and backward pass over a (steps, batch) batch holds: the cache of every layer
+    (gates, states), the logits with their gradient and the float64 copy the loss takes."""
+    gates = {"rnn": 1, "gru": 3}.get(cell, 4)
+    per_position = num_layers * (3 * gates + 4) * hidden_size + 2 * hidden_size + 4 * vocab_size
+    return 4 * per_position * steps * batch

@@ -16,7 +16,8 @@ def clip_grad_value(grads: Arrays, max_value: float) -> Arrays:
     if max_value <= 0:
         raise ValueError(f"max_value must be > 0, got {max_value}")
     for g in grads.values():
-        np.clip(g, -max_value, max_value, out=g)
+        limit = min(max_value, float(np.finfo(g.dtype).max))  # a bound past the dtype's range clips nothing
+        np.clip(g, -limit, limit, out=g)
     return grads
 
 
@@ -131,3 +132,43 @@ class Adam:
         for name in self.params:
             self.m[name][...] = state[f"m.{name}"]
             self.v[name][...] = state[f"v.{name}"]
+
+
+class EMA:
+    """An exponential moving average of the weights (Polyak averaging), the model evaluated and saved.
+
+    The first update copies the weights; each one after that does  a <- decay a + (1 - decay) p,
+    as torch.optim.swa_utils.AveragedModel with get_ema_multi_avg_fn(decay). The average moves more slowly than
+    the weights and so sits nearer the middle of the valley the last steps wandered about in. It keeps its own
+    arrays: `update` is given the current weights (an engine's exported arrays), so any engine can feed it.
+    """
+
+    def __init__(self, params: Arrays, decay: float = 0.999):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.n = 0  # updates so far
+        self.average = {name: np.array(p, copy=True) for name, p in params.items()}
+        self._scratch = {name: np.empty_like(a) for name, a in self.average.items()}
+
+    def update(self, params: Arrays) -> None:
+        """Fold the current weights (the same names and shapes) into the average."""
+        self.n += 1
+        for name, a in self.average.items():
+            p = params[name]
+            if self.n == 1:
+                a[...] = p
+                continue
+            tmp = np.subtract(p, a, out=self._scratch[name])
+            tmp *= 1.0 - self.decay
+            a += tmp  # a + (1 - decay)(p - a) = decay a + (1 - decay) p
+
+    def state_dict(self) -> Arrays:
+        state = {"n": np.array([self.n], dtype=np.int64)}
+        state.update({f"average.{name}": a for name, a in self.average.items()})
+        return state
+
+    def load_state_dict(self, state: Arrays) -> None:
+        self.n = int(state["n"][0])
+        for name, a in self.average.items():
+            a[...] = state[f"average.{name}"]

@@ -55,8 +55,8 @@ class Engine(Protocol):
     def any_rank(self, flag: bool) -> bool:
         """True on every rank when `flag` is True on any (so all ranks stop together)."""
 
-    def from_master(self, value: int) -> int:
-        """Rank 0's value, on every rank."""
+    def from_master(self, value: float) -> float:
+        """Rank 0's value (an int or a float, returned as the same type), on every rank."""
 
     def describe(self) -> str:
         """One line for the log: the engine, its device and precision, the processes."""
@@ -77,6 +77,15 @@ def make_engine(config: EngineConfig, model, train: TrainConfig, world: World | 
         from rnnkit.engines.numpy_engine import NumpyEngine
 
         return NumpyEngine(model, train)
+    m = model.config
+    regularisers = {
+        "--weight-drop": m.weight_drop,
+        "--input-dropout": m.input_dropout,
+        "--embed-dropout": m.embed_dropout,
+    }
+    given = [flag for flag, value in regularisers.items() if value] + (["--locked-dropout"] if m.locked_dropout else [])
+    if given:
+        raise RnnkitError(f"{', '.join(given)}: the NumPy engine's regularisers; --engine torch does not have them yet")
     try:
         import torch  # noqa: F401
     except ImportError:

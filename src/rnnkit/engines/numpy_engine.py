@@ -123,7 +123,7 @@ class NumpyEngine:
     def any_rank(self, flag: bool) -> bool:
         return flag
 
-    def from_master(self, value: int) -> int:
+    def from_master(self, value: float) -> float:
         return value
 
     def describe(self) -> str:

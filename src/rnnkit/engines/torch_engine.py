@@ -320,12 +320,12 @@ class TorchEngine:
         self.dist.all_reduce(t, op=self.dist.ReduceOp.MAX)
         return bool(t.item() > 0)
 
-    def from_master(self, value: int) -> int:
+    def from_master(self, value: float) -> float:
         if self.dist is None:
             return value
         t = torch.tensor([float(value)], dtype=torch.float64, device=self.device)
         self.dist.broadcast(t, src=0)
-        return int(t.item())
+        return type(value)(t.item())
 
     def describe(self) -> str:
         line = f"engine: torch {torch.__version__} on {self.device} ({self.engine_config.precision})"

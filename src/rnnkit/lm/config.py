@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from rnnkit.errors import RnnkitError
 
 CELLS = ("rnn", "lstm", "gru")  # the recurrent layers rnnkit.nn provides (rnnkit.nn.CELLS)
+# settings added after runs were first written: a config.json without them takes their defaults (off)
+ADDED_LATER = frozenset({"locked_dropout", "input_dropout", "embed_dropout", "weight_drop", "ema_decay"})
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,10 @@ class ModelConfig:
     num_layers: int = 1
     embedding_size: int = 64
     dropout: float = 0.3  # between layers and before the output layer, while training
+    locked_dropout: bool = False  # one dropout mask per sequence, shared over time (variational dropout)
+    input_dropout: float = 0.0  # locked dropout on the embedding vectors, the first layer's inputs
+    embed_dropout: float = 0.0  # drop whole characters' embedding rows, one choice per batch
+    weight_drop: float = 0.0  # dropout on each layer's W_hh, one mask per batch for the whole sequence
 
     def validate(self) -> None:
         if self.cell not in CELLS:
@@ -25,5 +31,6 @@ class ModelConfig:
         for name in ("hidden_size", "num_layers", "embedding_size"):
             if getattr(self, name) < 1:
                 raise RnnkitError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise RnnkitError(f"--dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "input_dropout", "embed_dropout", "weight_drop"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise RnnkitError(f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(self, name)}")

@@ -16,8 +16,23 @@ from rnnkit.lm.model import TokenModel
 from rnnkit.nn import cross_entropy, log_softmax
 
 
+def check_batch_memory(model: TokenModel, encoded: Sequence[np.ndarray], batch_size: int) -> None:
+    """Refuse, with the estimate, sequences too long to read `batch_size` at a time (a 1 MB line, say)."""
+    from rnnkit.memory import recurrent_batch_bytes, require_memory
+
+    if not len(encoded):
+        return
+    c = model.config
+    longest = max(len(e) for e in encoded) + 1
+    need = recurrent_batch_bytes(
+        c.cell, model.vocab_size, c.hidden_size, c.num_layers, longest, min(batch_size, len(encoded))
+    )
+    require_memory(need, f"reading sequences of up to {longest - 1:,} tokens")
+
+
 def sequence_log_probs(model: TokenModel, encoded: Sequence[np.ndarray], batch_size: int = 512) -> np.ndarray:
     """log P(sequence, end) for every encoded sequence, in the given order: (N,)."""
+    check_batch_memory(model, encoded, batch_size)
     order = np.argsort([len(e) for e in encoded], kind="stable")
     out = np.empty(len(encoded))
     start = 0
@@ -44,6 +59,7 @@ def token_log_probs(model: TokenModel, ids: np.ndarray) -> np.ndarray:
 
 def mean_nll(model: TokenModel, encoded: Sequence[np.ndarray], batch_size: int = 512) -> tuple[float, int]:
     """The mean negative log-likelihood per prediction (nats) over the sequences, and how many predictions."""
+    check_batch_memory(model, encoded, batch_size)
     total, count = 0.0, 0
     for inputs, targets, mask in iter_eval_batches(encoded, batch_size):  # (T, B) each
         logits, _, _ = model.forward(inputs)  # (T, B, V)

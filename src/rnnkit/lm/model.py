@@ -1,5 +1,9 @@
 """The token model the applications share: Embedding -> recurrent stack -> dropout -> Linear -> softmax.
 
+While training, four kinds of dropout are options (AWD-LSTM's, Merity et al. 2017): embedding dropout drops whole
+rows of the table E; input dropout is a locked mask on the embedding vectors; `dropout` sits between the layers
+and before the head (locked or not); weight drop masks each layer's W_hh (`rnnkit.nn.weight_drop`).
+
 At every step the network reads the previous token and predicts the next one, over a minibatch at once: a
 character of a name (the seed's part 1), or a melody event (pitch, duration), the seed's djmodel with one LSTM
 and one softmax layer shared across the Tx steps. The embedding lookup W[id] is exactly the seed's one-hot input
@@ -27,8 +31,12 @@ class TokenModelCache:
     ids: np.ndarray  # (T, B)
     rnn: nn.StackCache
     top: np.ndarray  # (T, B, H) the stack's output after dropout, the head's input
-    mask: np.ndarray | None  # (T, B, H) the dropout mask before the head, or None
+    mask: np.ndarray | None  # (T, B, H) or locked (1, B, H): the dropout mask before the head, or None
     context: np.ndarray | None = None  # (T, B, C) the dense features, or None
+    E: np.ndarray | None = None  # (V, E) the embedding table the batch used (after embedding dropout)
+    row_mask: np.ndarray | None = None  # (V, 1) the embedding-dropout mask, or None
+    input_mask: np.ndarray | None = None  # (1, B, E) the input-dropout mask, or None
+    x: np.ndarray | None = None  # (T, B, E) the masked embedding vectors under input dropout, else None
 
 
 class TokenModel:
@@ -40,7 +48,15 @@ class TokenModel:
         self.config, self.vocab_size, self.dtype = config, vocab_size, np.dtype(dtype)
         self.embed = nn.Embedding(vocab_size, config.embedding_size, rng=rng, dtype=dtype)
         self.rnn = nn.RecurrentStack(
-            config.cell, config.embedding_size, config.hidden_size, config.num_layers, config.dropout, rng, dtype
+            config.cell,
+            config.embedding_size,
+            config.hidden_size,
+            config.num_layers,
+            config.dropout,
+            rng,
+            dtype,
+            locked=config.locked_dropout,
+            weight_drop=config.weight_drop,
         )
         self.head = nn.Linear(config.hidden_size, vocab_size, rng=rng, dtype=dtype)
         if context_size < 0:
@@ -96,21 +112,35 @@ class TokenModel:
     ) -> tuple[np.ndarray, list, TokenModelCache]:
         """ids (T, B) -> logits (T, B, V), the final states of every layer, the cache.
 
-        The embedding and the first layer's input projection run fused: a lookup in E W_ih^T + b (V, G*H).
+        The embedding and the first layer's input projection run fused: a lookup in E W_ih^T + b (V, G*H),
+        except under input dropout, whose mask falls between the two.
         context (T, B, C): the dense features of every step, for a model built with context_size C.
         """
         self._check_context(context, ids.shape)
-        x_proj = self.input_table()[ids]  # (T, B, G*H)
+        c, E, first = self.config, self.embed.params["W"], self.rnn.layers[0]
+        row_mask = input_mask = x = None
+        if self.training and c.embed_dropout > 0:
+            row_mask = nn.row_mask(self.vocab_size, c.embed_dropout, rng, self.dtype)
+            E = E * row_mask  # (V, E) whole characters dropped for this batch
+        if self.training and c.input_dropout > 0:
+            x = E[ids]  # (T, B, E)
+            input_mask = nn.locked_mask(x.shape, c.input_dropout, rng, self.dtype)
+            x = x * input_mask
+            x_proj = x @ first.params["W_ih"].T  # (T, B, G*H)
+            x_proj += first.params[first.input_bias]
+        else:
+            x_proj = first.input_table(E)[ids]  # (T, B, G*H)
         if context is not None:
             context = context.astype(self.dtype, copy=False)
             x_proj += context @ self.context.params["W"].T  # (T, B, G*H)
         hs, states, rnn_cache = self.rnn.forward(None, states, rng, x_proj=x_proj)  # (T, B, H)
         mask = None
-        if self.training and self.config.dropout > 0:
-            mask = nn.dropout_mask(hs.shape, self.config.dropout, rng, self.dtype)
+        if self.training and c.dropout > 0:
+            mask = (nn.locked_mask if c.locked_dropout else nn.dropout_mask)(hs.shape, c.dropout, rng, self.dtype)
             hs = hs * mask
         logits, _ = self.head.forward(hs)  # (T, B, V)
-        return logits, states, TokenModelCache(ids, rnn_cache, hs, mask, context)
+        cache = TokenModelCache(ids, rnn_cache, hs, mask, context, E, row_mask, input_mask, x)
+        return logits, states, cache
 
     def backward(self, dlogits: np.ndarray, cache: TokenModelCache) -> np.ndarray | None:
         """Add the gradients of every parameter, given dL/dlogits (T, B, V); return dL/dcontext (T, B, C) or None."""
@@ -118,8 +148,20 @@ class TokenModel:
         if cache.mask is not None:
             dhs *= cache.mask
         dx_proj, _ = self.rnn.backward(dhs, cache.rnn)  # (T, B, G*H)
-        dtable = nn.sum_rows(cache.ids, dx_proj, self.vocab_size)  # (V, G*H)
-        self.embed.grads["W"] += self.rnn.layers[0].input_table_backward(dtable, self.embed.params["W"])
+        first = self.rnn.layers[0]
+        if cache.x is not None:  # input dropout: the projection of the masked vectors, one GEMM each way
+            T, B, GH = dx_proj.shape
+            dz = dx_proj.reshape(T * B, GH)
+            first.grads["W_ih"] += dz.T @ cache.x.reshape(T * B, -1)  # (G*H, E)
+            first.grads[first.input_bias] += dz.sum(axis=0)
+            dx = (dz @ first.params["W_ih"]).reshape(T, B, -1) * cache.input_mask  # (T, B, E)
+            dE = nn.sum_rows(cache.ids, dx, self.vocab_size)  # (V, E)
+        else:
+            dtable = nn.sum_rows(cache.ids, dx_proj, self.vocab_size)  # (V, G*H)
+            dE = first.input_table_backward(dtable, cache.E)  # (V, E)
+        if cache.row_mask is not None:
+            dE *= cache.row_mask
+        self.embed.grads["W"] += dE
         if cache.context is None:
             return None
         return self.context.backward(dx_proj, cache.context)  # (T, B, C); adds dW_c = sum_t dz_t^T c_t

@@ -17,7 +17,7 @@ MUSIC_HELP = {
     "WORLD_SIZE times this",
     "num_samples": "short melodies printed at each evaluation",
     "max_steps": "training steps (instead of --epochs); the learning-rate schedule spans them "
-    "(with --resume: the new total)",
+    "(default: --epochs 100 of them, or with --max-time alone as many as fit; with --resume: the new total)",
 }
 
 
@@ -33,17 +33,25 @@ def _preset_flags(group, cls, part: str) -> None:
         if f.name == "chords":  # a switch of its own, `--chords`
             continue
         kind = str(f.type).split("|")[0].strip()
-        convert = {"int": int, "float": float, "str": str}[kind]
         a, b = getattr(default, f.name), getattr(seed, f.name)
         shown = f"default: {a}" if a == b or f.name not in PRESETS["seed"][part] else f"default: {a}; seed preset: {b}"
         text = MUSIC_HELP.get(f.name, HELP.get(f.name, ""))
-        group.add_argument("--" + f.name.replace("_", "-"), type=convert, default=None, help=f"{text} ({shown})")
+        if "(default:" not in text and (a is not None or b is not None):
+            text += f" ({shown})"
+        text = text.replace("%", "%%")
+        flag = "--" + f.name.replace("_", "-")
+        if kind == "bool":  # --x / --no-x, None when neither is given
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+            continue
+        convert = {"int": int, "float": float, "str": str}[kind]
+        group.add_argument(flag, type=convert, default=None, help=text)
 
 
 def add_music(sub) -> None:
     """Add `music` and its actions to the top-level subparsers."""
     from rnnkit.config import TrainConfig
     from rnnkit.engines.config import add_engine_args
+    from rnnkit.flags import THREADS_HELP
     from rnnkit.music.config import ModelConfig
     from rnnkit.runflags import EXIT_CODES, FORCE_HELP, RESUME_HELP
 
@@ -108,7 +116,7 @@ def add_music(sub) -> None:
     g.add_argument("--out", help="run directory to create (default: runs/music-<timestamp>)")
     g.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
     g.add_argument("--force", action="store_true", help=FORCE_HELP)
-    g.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
+    g.add_argument("--threads", type=int, help=THREADS_HELP)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=music_train)
 
@@ -123,14 +131,18 @@ def add_music(sub) -> None:
     p.add_argument("--out", default="song.mid", help="MIDI file to write (default: %(default)s)")
     p.add_argument("--steps", type=int, help="events (notes and rests) per melody (default: 100; with chords: theirs)")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--temperature", type=float, default=1.0, help="<1 safer, >1 wilder, 0 = greedy (default: 1)")
+    how.add_argument(
+        "--temperature", type=float, default=1.0, help="<1 safer, >1 wilder, 0 = greedy; 0 or 0.01 to 100 (default: 1)"
+    )
     how.add_argument("--greedy", action="store_true", help="always the most likely next event (the seed's argmax)")
     p.add_argument("--top-k", type=int, help="draw only from the k most likely events")
     p.add_argument("--prime", metavar="FILE.mid", help="continue this melody (it is not repeated in the output)")
     p.add_argument("--track", type=int, help="MIDI track of the --prime melody (default: the highest)")
     p.add_argument("--seed", type=int, help="random seed, for reproducible melodies")
     p.add_argument("-n", type=int, default=1, help="how many melodies (default: 1)")
-    p.add_argument("--tempo", type=float, metavar="BPM", help="quarter notes per minute (default: the data's, or 100)")
+    p.add_argument(
+        "--tempo", type=float, metavar="BPM", help="quarter notes per minute, 4 to 1000 (default: the data's, or 100)"
+    )
     p.add_argument(
         "--key",
         help="key to write in, e.g. G, 'F# minor', Bbm (default: C / Am, or the primer's or the chords' key; "
@@ -152,7 +164,7 @@ def add_music(sub) -> None:
     g.add_argument("--beats-per-chord", type=int, metavar="N", help="every chord of --chords lasts N beats")
     g.add_argument("--chord-instrument", help="General MIDI instrument of the chord track (default: strings)")
     p.add_argument("--force", action="store_true", help="replace output files that exist (never an input)")
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=music_generate)
 
     p = actions.add_parser(
@@ -167,12 +179,12 @@ def add_music(sub) -> None:
     p.add_argument("run", nargs="?", help="run directory (default: the bundled Bach model)")
     p.add_argument("--chords", action="store_true", help="without RUN: the bundled model trained with chords")
     p.add_argument("-n", type=int, default=100, help="generated pieces (default: 100)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature, 0 or 0.01 to 100 (default: 1)")
     p.add_argument("--top-k", type=int, help="draw only from the k most likely events")
     p.add_argument("--seed", type=int, default=0, help="random seed of the generated pieces (default: 0)")
     p.add_argument("--data", nargs="+", metavar="PATH", help="evaluate on these pieces instead of the held-out split")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=music_eval)
 
 
@@ -191,6 +203,10 @@ def music_prepare(args: argparse.Namespace) -> int:
     from rnnkit.outputs import refuse_package_path
 
     out = Path(args.out)
+    if args.limit is not None and args.limit < 1:
+        raise RnnkitError(f"--limit must be >= 1, got {args.limit}")
+    if args.limit is not None and not args.corpus:
+        raise RnnkitError("--limit counts the pieces of --corpus; it cannot apply with --data")
     refuse_package_path(out, "--out")
     if out.exists() and not args.force:
         raise RnnkitError(f"--out {out}: exists; use --force to overwrite it")
@@ -280,7 +296,7 @@ def music_train(args: argparse.Namespace) -> int:
     if summary.get("rank", 0) != 0:  # under torchrun, rank 0 alone reports
         return 128 + summary["signal"] if summary.get("signal") else 0
     best = summary["best_val"]
-    print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.0f} s")
+    print(f"stopped ({stop_reason(summary)}) at step {summary['step']} after {summary['elapsed']:.1f} s")
     if best is not None:
         print(f"best held-out loss: {best:.4f} nats per token")
     print(f"run: {out}  (loss curves: {out}/loss.png; write a melody with: rnnkit music generate {out} --out song.mid)")

@@ -90,18 +90,103 @@ def _open(path: Path):
     return data
 
 
+def _read_meta(path: Path, raw) -> dict:
+    try:
+        meta = json.loads(str(raw))
+    except (ValueError, RecursionError):
+        raise DataError(f"{path}: field meta is not JSON text") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}: field meta is not a JSON object")
+    return meta
+
+
 def corpus_meta(path: str | os.PathLike) -> dict:
     """The JSON metadata stored with a corpus (format, source, versions, counts)."""
-    with _open(Path(path)) as data:
-        return json.loads(str(data["meta"]))
+    path = Path(path)
+    with _open(path) as data:
+        return _read_meta(path, _field(path, data, "meta", "U", ()))
+
+
+# field -> (dtype kinds accepted, shape with N for melodies and T for events)
+_FIELDS = {
+    "offsets": ("iu", ("N+1",)),
+    "pitches": ("iu", ("T",)),
+    "durations": ("fiu", ("T",)),
+    "key_tonic": ("iu", ("N",)),
+    "key_mode": ("U", ("N",)),
+    "time_signature": ("iu", ("N", 2)),
+    "piece_id": ("U", ("N",)),
+    "tempo_bpm": ("fiu", ("N",)),
+    "transposition": ("iu", ("N",)),
+}
+
+
+def _field(path: Path, data, name: str, kinds: str, shape: tuple) -> np.ndarray:
+    """One array of the file, checked to be of a plain dtype and of `shape` (ints, or None for any size)."""
+    try:
+        a = data[name]
+    except ValueError:  # an object array: np.load refuses to unpickle it
+        raise DataError(f"{path}: field {name} is an object array (pickled); expected plain numbers or text") from None
+    if a.dtype.kind not in kinds:
+        raise DataError(f"{path}: field {name} has dtype {a.dtype}; expected {'text' if kinds == 'U' else 'numbers'}")
+    if a.ndim != len(shape) or any(want is not None and got != want for got, want in zip(a.shape, shape, strict=False)):
+        raise DataError(f"{path}: field {name} has shape {a.shape}")
+    return a
+
+
+def _read_fields(path: Path, data) -> dict[str, np.ndarray]:
+    """Every field of a corpus file, validated: one DataError naming the file and the field otherwise."""
+    a = {"meta": _field(path, data, "meta", "U", ())}
+    n = len(_field(path, data, "piece_id", "U", (None,)))
+    t = len(_field(path, data, "pitches", "iu", (None,)))
+    sizes = {"N": n, "N+1": n + 1, "T": t}
+    for name, (kinds, shape) in _FIELDS.items():
+        if name in ("tempo_bpm", "transposition") and name not in data.files:
+            continue  # older files
+        a[name] = _field(path, data, name, kinds, tuple(sizes.get(d, d) for d in shape))
+    off = a["offsets"].astype(np.int64)
+    if off[0] != 0 or off[-1] != t or np.any(np.diff(off) < 0):
+        raise DataError(f"{path}: field offsets must rise from 0 to the {t} events")
+    pitches = a["pitches"].astype(np.int64)
+    if np.any((pitches < -1) | (pitches > 127)):
+        bad = int(pitches[(pitches < -1) | (pitches > 127)][0])
+        raise DataError(f"{path}: field pitches holds {bad}; expected MIDI 0..127 or -1 for a rest")
+    durations = a["durations"].astype(np.float64)
+    if not np.all(np.isfinite(durations) & (durations > 0)):
+        bad = durations[~(np.isfinite(durations) & (durations > 0))][0]
+        raise DataError(f"{path}: field durations holds {bad}; expected positive quarter lengths")
+    if not set(np.unique(a["key_mode"]).tolist()) <= {"major", "minor"}:
+        raise DataError(f"{path}: field key_mode must hold 'major' or 'minor'")
+    signatures = a["time_signature"].astype(np.int64)
+    if np.any(signatures < 1) or np.any(signatures > 64) or np.any(signatures[:, 1] & (signatures[:, 1] - 1)):
+        raise DataError(f"{path}: field time_signature must hold n/2^k signatures (1..64 each)")
+    if "tempo_bpm" in a:
+        tempo = a["tempo_bpm"].astype(np.float64)
+        if np.any(~np.isnan(tempo) & ~((tempo > 0) & np.isfinite(tempo))):
+            raise DataError(f"{path}: field tempo_bpm must hold positive tempos (NaN: not recorded)")
+    if "transposition" in a and np.any(np.abs(a["transposition"].astype(np.int64)) > 127):
+        raise DataError(f"{path}: field transposition must be within -127..127 semitones")
+    if "chord_offsets" in data.files:
+        beats = len(_field(path, data, "chord_roots", "iu", (None,)))
+        a["chord_offsets"] = _field(path, data, "chord_offsets", "iu", (n + 1,))
+        a["chord_roots"] = _field(path, data, "chord_roots", "iu", (beats,))
+        a["chord_masks"] = _field(path, data, "chord_masks", "iu", (beats,))
+        co = a["chord_offsets"].astype(np.int64)
+        if co[0] != 0 or co[-1] != beats or np.any(np.diff(co) < 0):
+            raise DataError(f"{path}: field chord_offsets must rise from 0 to the {beats} beats")
+        try:
+            Progression(a["chord_roots"], a["chord_masks"])
+        except ValueError as e:
+            raise DataError(f"{path}: field chord_roots / chord_masks: {e}") from None
+    return a
 
 
 def load_corpus(path: str | os.PathLike) -> list[Melody]:
-    """The melodies saved by `save_corpus`, in order."""
+    """The melodies saved by `save_corpus`, in order; raises DataError naming the file and field that is wrong."""
     path = Path(path)
     with _open(path) as data:
-        a = {k: data[k] for k in data.files}
-    meta = json.loads(str(a["meta"]))
+        a = _read_fields(path, data)
+    meta = _read_meta(path, a["meta"])
     if meta.get("format") != FORMAT:
         raise DataError(f"{path}: corpus format {meta.get('format')!r}, expected {FORMAT!r}")
     n = len(a["piece_id"])

@@ -40,6 +40,8 @@ from rnnkit.music.tokens import (
     transpose_to_c,
 )
 
+EVENT_BYTES = 400  # one generated event on its way to a file: its id, its (pitch, duration), two MIDI messages
+
 
 @dataclass(frozen=True)
 class Written:
@@ -94,7 +96,10 @@ class MelodyGenerator:
         """The primer's ids (unknown events mapped to the nearest token) and the shift that put it in C: (P,), s."""
         shift = 0
         if self.transposed:
-            moved = transpose_to_c(primer)
+            try:
+                moved = transpose_to_c(primer)
+            except ValueError as e:
+                raise RnnkitError(f"--prime: {e}") from None
             shift = moved.transposition - primer.transposition
             primer = moved
         return self.vocab.encode(primer, unknown="nearest"), shift
@@ -110,12 +115,16 @@ class MelodyGenerator:
         seed: int | None = None,
     ) -> np.ndarray:
         """n melodies of `steps` token ids each, drawn after the boundary and the primer ids: (n, steps)."""
+        from rnnkit.config import check_seed, check_temperature
+        from rnnkit.memory import require_memory
+
         if n < 1 or steps < 1:
             raise RnnkitError(f"-n and --steps must be >= 1, got {n} and {steps}")
-        if temperature < 0:
-            raise RnnkitError(f"--temperature must be >= 0, got {temperature}")
+        check_temperature(temperature)
         if top_k is not None and top_k < 1:
             raise RnnkitError(f"--top-k must be >= 1, got {top_k}")
+        check_seed(seed)
+        require_memory(n * steps * EVENT_BYTES, f"-n {n} melodies of --steps {steps}")
         greedy = greedy or temperature == 0
         rng = np.random.default_rng(seed)
         start = np.concatenate([[BOUNDARY_ID], [] if prime is None else prime]).astype(np.int64)  # (P+1,)
@@ -140,12 +149,17 @@ class MelodyGenerator:
         The progression is in the model's key (C major / A minor for a transposed run). Returns n id arrays
         of their own lengths.
         """
+        from rnnkit.config import check_seed, check_temperature
+        from rnnkit.memory import require_memory
+
         if n < 1:
             raise RnnkitError(f"-n must be >= 1, got {n}")
-        if temperature < 0:
-            raise RnnkitError(f"--temperature must be >= 0, got {temperature}")
+        check_temperature(temperature)
         if top_k is not None and top_k < 1:
             raise RnnkitError(f"--top-k must be >= 1, got {top_k}")
+        for part in seed if isinstance(seed, (list, tuple)) else [seed]:  # evaluation seeds [seed, piece]
+            check_seed(part)
+        require_memory(n * 4 * len(progression) * EVENT_BYTES, f"-n {n} melodies over {len(progression)} beats")
         if len(progression) == 0:
             raise RnnkitError("the progression has no beats")
         greedy = greedy or temperature == 0
@@ -262,7 +276,7 @@ class MelodyGenerator:
         A melody with chords (from `generate_over`) gets a second track voicing them with `chord_instrument`,
         moved with the melody; the piano roll shows them and the audio plays them.
         """
-        from rnnkit.music.midi import instrument_program, render_piano_roll, render_wav, write_midi
+        from rnnkit.music.midi import MAX_BPM, MIN_BPM, instrument_program, render_piano_roll, render_wav, write_midi
 
         if isinstance(key, str):
             try:
@@ -275,22 +289,30 @@ class MelodyGenerator:
             except ValueError as e:
                 raise RnnkitError(f"{flag}: {e}") from None
         tempo = self.tempo_bpm if tempo_bpm is None else tempo_bpm
-        if not tempo > 0:
-            raise RnnkitError(f"--tempo must be > 0, got {tempo}")
+        if not MIN_BPM <= tempo <= MAX_BPM:
+            raise RnnkitError(f"--tempo must be between {MIN_BPM:g} and {MAX_BPM:g} bpm, got {tempo}")
         n = len(melodies)
         mids = numbered_paths(out, n)
         pngs = numbered_paths(png, n) if png is not None else [None] * n
         wavs = numbered_paths(wav, n) if wav is not None else [None] * n
         for p in [*mids, *(p for p in pngs if p), *(w for w in wavs if w)]:
+            if p.is_dir():
+                raise RnnkitError(f"{p}: is a folder; name a file to write")
             if not p.parent.is_dir():
                 raise RnnkitError(f"{p}: the folder {p.parent} does not exist")
-        written = []
-        for melody, mid, roll, audio in zip(melodies, mids, pngs, wavs, strict=True):
+        if wav is not None:
+            from rnnkit.music.midi import check_renderer
+
+            check_renderer()  # no MIDI file is written for audio that cannot be rendered
+        placed_all = []  # every melody in its key first: a melody that cannot be moved there writes no file
+        for melody in melodies:
             try:
                 placed = transpose(melody, self.output_shift(melody, key))
             except ValueError as e:
                 raise RnnkitError(str(e)) from None
-            placed = replace(placed, tempo_bpm=tempo, time_signature=time_signature or melody.time_signature)
+            placed_all.append(replace(placed, tempo_bpm=tempo, time_signature=time_signature or melody.time_signature))
+        written = []
+        for placed, mid, roll, audio in zip(placed_all, mids, pngs, wavs, strict=True):
             write_midi(
                 placed,
                 mid,

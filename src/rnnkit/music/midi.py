@@ -31,6 +31,9 @@ from rnnkit.music.corpus import write_atomic
 from rnnkit.music.tokens import GRID, REST, Event, Melody, estimate_key, events_from_notes, pitch_name
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0 as mido does
+# tempos written: a MIDI set_tempo holds 1..0xFFFFFF microseconds per beat (3.6 bpm and up); beyond 1000 bpm a
+# melody is a blur. A file's first tempo outside this range is read as the nearest end of it.
+MIN_BPM, MAX_BPM = 4.0, 1000.0
 MIDI_SUFFIXES = (".mid", ".midi")
 
 # General MIDI program numbers (0-based, as in program_change messages) for a few common instruments.
@@ -141,7 +144,7 @@ def _parse_midi(open_file, label: str) -> mido.MidiFile:
         raise MidiError(f"{label}: {reason}") from None
     except EOFError:
         raise MidiError(f"{label}: truncated or corrupt MIDI file (it ends inside a chunk)") from None
-    except (KeyError, ValueError, IndexError, TypeError) as e:
+    except Exception as e:  # mido's parser meets any bytes: KeyError, ValueError, KeySignatureError ...
         detail = " ".join(str(e).split()) or type(e).__name__
         raise MidiError(f"{label}: corrupt MIDI file ({detail})") from None
     if mid.type not in (0, 1, 2) or not 0 < mid.ticks_per_beat < 0x8000:
@@ -173,7 +176,8 @@ def _melody_and_accompaniment(mid: mido.MidiFile, label: str, track: int | None 
             if msg.type == "set_tempo" and (tempo is None or tick < tempo[0]):
                 tempo = (tick, mido.tempo2bpm(msg.tempo))
             elif msg.type == "time_signature" and (time_sig is None or tick < time_sig[0]):
-                time_sig = (tick, (msg.numerator, msg.denominator))
+                if valid_time_signature(msg.numerator, msg.denominator):  # 0/4 and the like are ignored
+                    time_sig = (tick, (msg.numerator, msg.denominator))
             elif msg.type == "note_on" and msg.velocity > 0:
                 sounding[msg.channel, msg.note].append(tick)
             elif msg.type in ("note_on", "note_off") and sounding[msg.channel, msg.note]:
@@ -198,7 +202,8 @@ def _melody_and_accompaniment(mid: mido.MidiFile, label: str, track: int | None 
     tpb = mid.ticks_per_beat
     _, _, starts, ends, pitches = zip(*pitched, strict=True)
     events = events_from_notes(np.array(starts) / tpb, pitches, np.array(ends) / tpb)
-    melody = Melody.from_events(events, piece_id=Path(label).stem, tempo_bpm=round(tempo[1], 3) if tempo else 120.0)
+    bpm = min(MAX_BPM, max(MIN_BPM, round(tempo[1], 3))) if tempo else 120.0
+    melody = Melody.from_events(events, piece_id=Path(label).stem, tempo_bpm=bpm)
     melody = dataclasses.replace(
         melody,
         key=estimate_key(melody.pitches, melody.durations),
@@ -227,6 +232,11 @@ def read_progression(path: str | os.PathLike, track: int | None = None) -> Progr
         accompaniment = (onsets[notes], (onsets + melody.durations)[notes], melody.pitches[notes])
     onsets, ends, pitches = accompaniment
     return derive_progression(onsets, ends, pitches, float(ends.max()), 0.0)
+
+
+def valid_time_signature(numerator: int, denominator: int) -> bool:
+    """n/2^k with n and 2^k between 1 and 64: what a MIDI time_signature can say and a bar can be drawn from."""
+    return 1 <= numerator <= 64 and 1 <= denominator <= 64 and denominator & (denominator - 1) == 0
 
 
 def read_midi(path: str | os.PathLike, track: int | None = None) -> Melody:
@@ -321,10 +331,10 @@ def write_midi(
         chord_program = instrument_program(chord_instrument)
     events = events.events if isinstance(events, Melody) else [(int(p), float(d)) for p, d in events]
     num, den = (int(x) for x in time_signature)
-    if num < 1 or den < 1 or den & (den - 1):
-        raise ValueError(f"time signature must be n/2^k, got {num}/{den}")
-    if not tempo_bpm > 0:
-        raise ValueError(f"tempo must be positive, got {tempo_bpm}")
+    if not valid_time_signature(num, den):
+        raise ValueError(f"time signature must be n/2^k (1..64 each), got {num}/{den}")
+    if not MIN_BPM <= tempo_bpm <= MAX_BPM:
+        raise ValueError(f"tempo must be between {MIN_BPM:g} and {MAX_BPM:g} bpm, got {tempo_bpm}")
     program = instrument_program(instrument)
 
     conductor = mido.MidiTrack()
@@ -471,6 +481,19 @@ def find_soundfont() -> Path:
     raise RenderError(f"no General MIDI soundfont found in {', '.join(SOUNDFONT_DIRS)}; {INSTALL_HINT}")
 
 
+def check_renderer(soundfont: str | os.PathLike | None = None) -> tuple[str, Path]:
+    """The fluidsynth program and the soundfont `render_wav` would use; RenderError, with a hint, if either is
+    missing."""
+    exe = shutil.which("fluidsynth")
+    if exe is None:
+        raise RenderError(f"fluidsynth is not installed (needed to write audio); {INSTALL_HINT}")
+    if soundfont is None:
+        return exe, find_soundfont()
+    if Path(soundfont).is_file():
+        return exe, Path(soundfont)
+    raise RenderError(f"soundfont {soundfont} is not a file; {INSTALL_HINT}")
+
+
 def render_wav(
     midi_path: str | os.PathLike,
     wav_path: str | os.PathLike,
@@ -482,22 +505,16 @@ def render_wav(
 
     Raises RenderError, with an install hint, when fluidsynth or a soundfont is missing or rendering fails.
     """
-    exe = shutil.which("fluidsynth")
-    if exe is None:
-        raise RenderError(f"fluidsynth is not installed (needed to write audio); {INSTALL_HINT}")
-    if soundfont is None:
-        sf = find_soundfont()
-    elif Path(soundfont).is_file():
-        sf = Path(soundfont)
-    else:
-        raise RenderError(f"soundfont {soundfont} is not a file; {INSTALL_HINT}")
+    exe, sf = check_renderer(soundfont)
     if not Path(midi_path).is_file():
         raise RenderError(f"{midi_path}: no such MIDI file")
     wav_path = Path(wav_path)
     fd, tmp = tempfile.mkstemp(dir=wav_path.parent, prefix=f".{wav_path.name}.", suffix=".wav")
     os.close(fd)
     try:
-        cmd = [exe, "-ni", "-F", tmp, "-r", str(int(sample_rate)), str(sf), str(midi_path)]
+        # absolute paths: a file name that starts with '-' would read as an option
+        cmd = [exe, "-ni", "-F", os.path.abspath(tmp), "-r", str(int(sample_rate)), os.path.abspath(sf)]
+        cmd.append(os.path.abspath(midi_path))
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         if proc.returncode != 0 or os.path.getsize(tmp) <= 44:  # 44 bytes: a WAV header and no samples
             detail = " ".join((proc.stderr or proc.stdout).split())[-300:]

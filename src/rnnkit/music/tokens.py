@@ -268,9 +268,24 @@ def transpose(melody: Melody, semitones: int) -> Melody:
 def transpose_to_c(melody: Melody) -> Melody:
     """The melody in C major (or A minor if its key is minor), by the smallest shift in -6..+5 semitones.
 
-    The shift is added to `transposition`, so `original_key` still names the key it was written in.
+    A melody that this shift would take out of 0..127 (notes near either end) moves an octave the other way
+    instead; only one that fits neither raises ValueError. The shift is added to `transposition`, so
+    `original_key` still names the key it was written in.
     """
-    return transpose(melody, key_shift(C_MAJOR, melody.key))
+    shift = key_shift(C_MAJOR, melody.key)
+    try:
+        return transpose(melody, shift)
+    except ValueError:
+        if shift == 0:
+            raise
+        other = shift - 12 if shift > 0 else shift + 12
+        try:
+            return transpose(melody, other)
+        except ValueError:
+            raise ValueError(
+                f"transposing {melody.piece_id or 'melody'} to C by {shift} or {other} semitones leaves the "
+                "MIDI range 0..127"
+            ) from None
 
 
 def events_from_notes(

@@ -38,6 +38,7 @@ from rnnkit.engines.config import EngineConfig, resolve_engine
 from rnnkit.engines.distributed import world_from_env
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.lm.batches import iter_eval_batches, pad_batch
+from rnnkit.lm.config import ADDED_LATER
 from rnnkit.lm.evaluate import mean_nll
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.vocab import BOUNDARY_ID
@@ -120,16 +121,23 @@ def split_pieces(melodies: list[Melody], val_fraction: float, seed: int = 0) -> 
     return train, val
 
 
-def prepare_pieces(melodies: list[Melody], transpose: bool) -> list[Melody]:
-    """The melodies moved to C major / A minor (when `transpose`), dropping any that leave the MIDI range."""
+def prepare_pieces(melodies: list[Melody], transpose: bool, warn=None) -> list[Melody]:
+    """The melodies moved to C major / A minor (when `transpose`), dropping any that leave the MIDI range.
+
+    `warn` is told about each piece dropped, and how many.
+    """
     if not transpose:
         return list(melodies)
-    out = []
+    out, dropped = [], 0
     for m in melodies:
         try:
             out.append(transpose_to_c(m))
-        except ValueError:
-            continue
+        except ValueError as e:
+            dropped += 1
+            if warn is not None:
+                warn(f"warning: skipped a piece: {e}")
+    if dropped and warn is not None:
+        warn(f"warning: {dropped} of {len(melodies)} pieces left the MIDI range when moved to C; trained on {len(out)}")
     return out
 
 
@@ -254,11 +262,12 @@ def run_melodies(data: DataConfig, run: RunDir | None = None, warn=print) -> lis
 
 
 def load_data(
-    data: DataConfig, melodies: list[Melody], vocab: Vocabulary | None = None, chords: bool = False
+    data: DataConfig, melodies: list[Melody], vocab: Vocabulary | None = None, chords: bool = False, warn=None
 ) -> MusicData:
     """Transpose and split the pieces; build the vocabulary from the training pieces unless given.
 
-    With `chords` every piece must carry its chords (raises RnnkitError naming how many do not).
+    With `chords` every piece must carry its chords (raises RnnkitError naming how many do not). `warn` is told
+    about pieces that transposing drops.
     """
     if chords:
         missing = [m.piece_id or str(i) for i, m in enumerate(melodies) if m.chords is None]
@@ -267,7 +276,7 @@ def load_data(
                 f"--chords: {len(missing)} of the {len(melodies)} pieces have no chords (e.g. {missing[0]}); "
                 "they come from a score's other parts or a MIDI file's other tracks (`rnnkit music prepare`)"
             )
-    train, val = split_pieces(prepare_pieces(melodies, data.transpose), data.val_fraction)
+    train, val = split_pieces(prepare_pieces(melodies, data.transpose, warn), data.val_fraction)
     vocab = vocab or Vocabulary.from_melodies(train)
     val_ids = [vocab.encode(m, unknown="nearest") for m in val]
     unknown = sum(sum(e not in vocab for e in m.events) for m in val)
@@ -435,11 +444,12 @@ def train(
     engine.validate()
     if epochs is not None and train_config.max_steps is not None:
         raise RnnkitError("give --epochs or --max-steps, not both")
-    if epochs is not None and not epochs > 0:
-        raise RnnkitError(f"--epochs must be > 0, got {epochs}")
+    if epochs is not None and not (math.isfinite(epochs) and epochs > 0):
+        raise RnnkitError(f"--epochs must be a finite number > 0, got {epochs}")
     run = RunDir(out)
     melodies = read_melodies(data, warn=log)
-    loaded = load_data(data, melodies, chords=model.chords)  # validates the data before anything is written
+    loaded = load_data(data, melodies, chords=model.chords, warn=log)  # validates the data before anything is written
+    check_memory(model, train_config, loaded, data.tx)
     if epochs is None and train_config.max_steps is None and train_config.max_time is None:
         epochs = DEFAULT_EPOCHS.get(preset, 100)
     if epochs is not None:
@@ -505,6 +515,21 @@ def resume(
         return _run(trainer, config, data, log, progress)
 
 
+def check_memory(model: ModelConfig, train: TrainConfig, data: MusicData, tx: int) -> None:
+    """Refuse a model or a batch that cannot fit in memory, with the estimate, before anything is allocated."""
+    from rnnkit.memory import recurrent_batch_bytes, recurrent_model_bytes, require_memory
+
+    V = len(data.vocab)
+    need = recurrent_model_bytes(model.cell, V, model.embedding_size, model.hidden_size, model.num_layers)
+    longest = max(len(m) for m in data.val) + 1  # held-out pieces are read whole, 256 at a time
+    need += max(
+        recurrent_batch_bytes(model.cell, V, model.hidden_size, model.num_layers, tx, train.batch_size),
+        recurrent_batch_bytes(model.cell, V, model.hidden_size, model.num_layers, longest, min(256, len(data.val))),
+    )
+    shape = f"{model.cell} {model.num_layers}x{model.hidden_size}, embedding {model.embedding_size}"
+    require_memory(need, f"training {shape} with --batch-size {train.batch_size}")
+
+
 def _run(trainer: Trainer, config: dict[str, Any], data: MusicData, log, progress: bool) -> dict[str, Any]:
     log = log if trainer.master else (lambda *a, **k: None)  # rank 0 alone prints
     log(json.dumps(config, indent=2))
@@ -541,7 +566,7 @@ def _music_config(run: RunDir) -> dict[str, Any]:
     check_value(config["preset"], "str", f"{where}: preset")
     check_value(config["epochs"], "float | None", f"{where}: epochs")
     for key, cls in (("model", ModelConfig), ("train", TrainConfig), ("data", DataConfig)):
-        config_from_dict(cls, config[key], f"{where}: {key}", may_omit={"chords"})  # added after format 1
+        config_from_dict(cls, config[key], f"{where}: {key}", may_omit={"chords", *ADDED_LATER})  # added after format 1
     stats = check_fields(config["stats"], STATS, f"{where}: stats")
     check_engine(config.get("engine", {}), f"{where}: engine")
     signature = stats["time_signature"]
@@ -625,16 +650,24 @@ def evaluate(
     own share against their chords. A model trained with chords is measured on these melodies alone (every
     metric); one without is the baseline: it fills the same beats deaf to the chords.
     """
+    from rnnkit.config import check_seed, check_temperature
+    from rnnkit.memory import require_memory
     from rnnkit.music import metrics
     from rnnkit.music.chords import pooled_chord_tone_ratios
+    from rnnkit.music.generate import EVENT_BYTES
 
     if num_pieces < 1:
         raise RnnkitError(f"-n must be >= 1, got {num_pieces}")
+    check_temperature(temperature)
+    check_seed(seed)
+    if top_k is not None and top_k < 1:
+        raise RnnkitError(f"--top-k must be >= 1, got {top_k}")
     data = loaded.data(warn)
     gen = loaded.generator
-    held = data.val if held_out is None else prepare_pieces(held_out, loaded.data_config.transpose)
+    held = data.val if held_out is None else prepare_pieces(held_out, loaded.data_config.transpose, warn)
     if not held:
         raise RnnkitError("no held-out pieces to evaluate")
+    require_memory(num_pieces * max(len(m) for m in held) * EVENT_BYTES, f"-n {num_pieces} generated pieces")
     with_chords = all(m.chords is not None for m in held)
     if gen.chords and not with_chords:
         raise RnnkitError("this model reads chords, and some of the pieces to evaluate have none")

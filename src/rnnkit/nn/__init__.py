@@ -5,7 +5,7 @@ Arrays are time-major, x: (T, B, D), hs: (T, B, H); weights are shaped and order
 and backward ADDS into `grads`, since a weight is shared by every time step.
 """
 
-from rnnkit.nn.dropout import dropout_mask
+from rnnkit.nn.dropout import dropout_mask, locked_mask, row_mask
 from rnnkit.nn.embedding import Embedding, sum_rows
 from rnnkit.nn.gru import GRU, GRUCache
 from rnnkit.nn.linear import Linear
@@ -29,7 +29,9 @@ __all__ = [
     "StackCache",
     "cross_entropy",
     "dropout_mask",
+    "locked_mask",
     "log_softmax",
+    "row_mask",
     "softmax",
     "sum_rows",
 ]

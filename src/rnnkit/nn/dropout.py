@@ -1,5 +1,13 @@
-"""Inverted dropout: zero each unit with probability p and scale the survivors by 1/(1-p) while training,
-so nothing changes at evaluation time."""
+"""Dropout for recurrent nets, all inverted: zero with probability p, scale the survivors by 1/(1-p) while
+training, so nothing changes at evaluation time.
+
+- `dropout_mask` of an activation's shape: a fresh choice for every unit at every step (standard dropout);
+- `locked_mask` (variational dropout, Gal & Ghahramani 2016): one mask per sequence, (1, B, H), the same units
+  dropped at every time step of that sequence;
+- `row_mask` (embedding dropout, Merity et al. 2017): whole rows of a table (V, 1), a character's vector dropped
+  everywhere it occurs in the batch.
+Each mask's backward is the same multiplication. Weight drop, the mask on W_hh, is `rnnkit.nn.weight_drop`.
+"""
 
 from __future__ import annotations
 
@@ -14,3 +22,13 @@ def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dty
     keep = rng.random(shape, dtype=np.float32 if dtype == np.float32 else np.float64) >= p
     scale = np.asarray(1.0, dtype=dtype) / np.asarray(1.0 - p, dtype=dtype)  # the value keep / (1 - p) takes
     return np.multiply(keep, scale, dtype=dtype)
+
+
+def locked_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+    """For activations of shape (T, B, H): a mask (1, B, H) that broadcasts over time, one per sequence."""
+    return dropout_mask((1, *shape[1:]), p, rng, dtype)
+
+
+def row_mask(num_rows: int, p: float, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+    """For a table (V, E): a mask (V, 1) that keeps or drops each row whole."""
+    return dropout_mask((num_rows, 1), p, rng, dtype)

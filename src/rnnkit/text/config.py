@@ -47,3 +47,10 @@ def check_stream(config: dict[str, Any], where: str) -> dict[str, Any]:
             f"{where}: stream: train_chars >= 2, val_chars >= 0 and vocab_size >= 2 expected, got {section}"
         )
     return section
+
+
+# Named presets for `rnnkit text train --preset NAME`: settings put over the defaults of ModelConfig and TrainConfig
+# (flags given explicitly still win). The README's Quality section has the runs behind them.
+PRESETS: dict[str, dict[str, dict]] = {
+    "best": {"model": {"weight_drop": 0.3}, "train": {"ema_decay": 0.999}},
+}

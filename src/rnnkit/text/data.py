@@ -79,17 +79,22 @@ def resolve_items(data: str | os.PathLike, dedupe: bool = False) -> list[str]:
 
 
 _WORD_START = re.compile(r"(?:^|(?<=[\s'’\-]))(\w)")
+_MC = re.compile(r"(?:^|(?<=[\s'’\-]))(Mc)([a-z])")
 
 
 def display_name(item: str, title_case: bool) -> str:
     """`item` as shown to people: with `title_case`, each word's first letter is capitalised.
 
-    Words start at the beginning and after whitespace, a hyphen or an apostrophe, so "mcdonald" ->
-    "Mcdonald", "o'brien" -> "O'Brien", "smith-jones" -> "Smith-Jones". Other letters are left as they are.
+    Words start at the beginning and after whitespace, a hyphen or an apostrophe, so "o'brien" -> "O'Brien",
+    "smith-jones" -> "Smith-Jones", and a word that starts with Mc takes a capital after it: "mccall" ->
+    "McCall". Nothing else is guessed: the Census list is lowercase and drops apostrophes ("obrien"), and
+    Mac is as often no prefix (Mack, Macias, Machado) as one, so "obrien" -> "Obrien", "macdonald" ->
+    "Macdonald". Other letters are left as they are.
     """
     if not title_case:
         return item
-    return _WORD_START.sub(lambda m: m.group(1).title(), item)
+    titled = _WORD_START.sub(lambda m: m.group(1).title(), item)
+    return _MC.sub(lambda m: m.group(1) + m.group(2).upper(), titled)
 
 
 def split_train_val(

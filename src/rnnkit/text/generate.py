@@ -22,12 +22,14 @@ from rnnkit.text.data import count_predictions, display_name
 from rnnkit.text.vocab import Vocabulary
 
 SAMPLE_BATCH = 10_000  # names drawn together at most: the sampler holds about 150 MB however many are asked for
+SAMPLE_IDS_BYTES = 80 << 20  # the ids a batch writes at most: with a --max-length over 1,000 the batches shrink
+NAME_BYTES = 64  # a short str in the list of names returned
 
 
 @dataclass(frozen=True)
 class Scored:
     name: str
-    log_prob: float  # natural log of P(name, then the end of the name)
+    log_prob: float  # natural log of P(name, then the end of the name): the whole name's, prefix included
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,13 @@ class NameGenerator:
             raise RnnkitError(f"{what} {text!r} has characters the model never saw: {chars}")
         return self.vocab.encode(text)
 
+    def _check_prefix(self, prefix: str, max_length: int) -> np.ndarray:
+        """The prefix's ids; a prefix longer than max_length is refused (no name could respect both)."""
+        ids = self._encode(prefix, "prefix")
+        if len(ids) > max_length:
+            raise RnnkitError(f"--prefix has {len(ids)} characters, more than --max-length {max_length}")
+        return ids
+
     def show(self, item: str) -> str:
         return display_name(item, self.title_case)
 
@@ -107,26 +116,32 @@ class NameGenerator:
         novel drops names that occur in the training data (and draws more until there are n). Names are drawn
         SAMPLE_BATCH at a time; progress shows a bar on a terminal when that takes more than one batch.
         """
+        from rnnkit.config import check_seed, check_temperature
+        from rnnkit.memory import require_memory
+
         if n < 1 or max_length < 1:
-            raise RnnkitError("-n and --max-length must be >= 1")
-        if temperature < 0:
-            raise RnnkitError(f"--temperature must be >= 0, got {temperature}")
+            raise RnnkitError(f"-n and --max-length must be >= 1, got {n} and {max_length}")
+        check_temperature(temperature)
         if top_k is not None and top_k < 1:
             raise RnnkitError(f"--top-k must be >= 1, got {top_k}")
         if top_p is not None and not 0 < top_p <= 1:
             raise RnnkitError(f"--top-p must be in (0, 1], got {top_p}")
+        check_seed(seed)
         greedy = greedy or temperature == 0
-        prefix_ids = self._encode(prefix, "prefix")
-        if greedy:
-            n = 1
+        prefix_ids = self._check_prefix(prefix, max_length)
+        if greedy and n > 1:
+            raise RnnkitError(f"greedy sampling gives one name, the single most likely path; -n {n} cannot apply")
+        width = max(len(prefix_ids), max_length)  # ids each row may write
+        batch_cap = max(1, min(SAMPLE_BATCH, SAMPLE_IDS_BYTES // (8 * width)))
+        require_memory(n * NAME_BYTES + 2 * batch_cap * width * 8, f"-n {n} names of up to {width:,} characters")
         rng = np.random.default_rng(seed)
         names: list[str] = []
         seen: set[str] = set()
         stalled = 0  # rounds in a row that found no new name (only `novel` can stall)
-        bar = _progress_bar(n, "names") if progress and n > SAMPLE_BATCH else None
+        bar = _progress_bar(n, "names") if progress and n > batch_cap else None
         while len(names) < n and stalled < 100:
             want = n - len(names)
-            batch = min(want if not novel else max(2 * want, 64), SAMPLE_BATCH)
+            batch = min(want if not novel else max(2 * want, 64), batch_cap)
             found = len(names)
             for name in self._sample_batch(batch, temperature, top_k, top_p, prefix_ids, rng, max_length, greedy):
                 if novel and (name in self.training_items or name in seen):
@@ -175,16 +190,24 @@ class NameGenerator:
                 break
             prefixes, node = np.unique(node * V + ids, return_inverse=True)  # (U,): parent state, character
             logits, states = self.model.step_logits(prefixes % V, states, table, rows=prefixes // V)  # (U, V)
-        return self.vocab.decode_rows(out, length)
+        return self.vocab.decode_rows(out[:, : length.max()], length)  # only the columns written
 
     # -- beam search -----------------------------------------------------------------------------------------
     def beam(self, k: int = 10, prefix: str = "", max_length: int = 50) -> list[Scored]:
-        """The k most probable complete names (beam search of width k), most probable first."""
+        """The k most probable complete names (beam search of width k), most probable first.
+
+        Each log-probability is the whole name's, log P(prefix, rest, end), the number `score` gives.
+        """
+        from rnnkit.memory import require_memory
+
         if k < 1:
             raise RnnkitError(f"--beam must be >= 1, got {k}")
-        prefix_ids = self._encode(prefix, "prefix")
+        if max_length < 1:
+            raise RnnkitError(f"--max-length must be >= 1, got {max_length}")
+        prefix_ids = self._check_prefix(prefix, max_length)
+        require_memory(3 * 8 * k * self.model.vocab_size + k * 8 * max_length, f"--beam {k}")
         logits, states = self._read_prefix(prefix_ids)
-        beams = [(0.0, list(prefix_ids))]  # (log prob, ids) of the live hypotheses, aligned with states rows
+        beams = [(self._prefix_log_prob(prefix_ids), list(prefix_ids))]  # (log prob, ids), aligned with states
         finished: list[tuple[float, list[int]]] = []
         while beams:
             logp = log_softmax(logits.astype(np.float64))  # (A, V)
@@ -203,10 +226,21 @@ class NameGenerator:
             logits, states = self.model.step_logits(toks, states, rows=rows)
         return [Scored(self.show(self.vocab.decode(ids)), lp) for lp, ids in finished]
 
+    def _prefix_log_prob(self, prefix_ids: np.ndarray) -> float:
+        """log P(prefix) read from the boundary: the start every beam hypothesis shares."""
+        if len(prefix_ids) == 0:
+            return 0.0
+        ids = np.concatenate([[self.vocab.bos], prefix_ids]).astype(np.int64)[:, None]  # (P+1, 1)
+        logits, _, _ = self.model.forward(ids[:-1])  # (P, 1, V)
+        logp = log_softmax(logits[:, 0].astype(np.float64))  # (P, V)
+        return float(logp[np.arange(len(prefix_ids)), prefix_ids].sum())
+
     # -- scoring ---------------------------------------------------------------------------------------------
     def score(self, names: Iterable[str]) -> list[Scored]:
         """The natural-log probability of each name (its characters and the end token) under the model."""
         names = list(names)
+        if any(not self._normalize(name) for name in names):
+            raise RnnkitError("cannot score an empty name: a name has at least one character")
         encoded = [self._encode(name, "name") for name in names]
         return [Scored(n, float(lp)) for n, lp in zip(names, sequence_log_probs(self.model, encoded), strict=True)]
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 import rnnkit
-from rnnkit.config import TrainConfig
+from rnnkit.config import TrainConfig, check_seed, check_temperature
 from rnnkit.engines.base import make_engine, model_dtype
 from rnnkit.engines.batch import Batch
 from rnnkit.engines.config import EngineConfig, resolve_engine
@@ -299,8 +299,7 @@ class TextGenerator:
         """The prime (NFC) and the ids to read before drawing, every argument checked."""
         if length < 1:
             raise RnnkitError(f"--length must be >= 1, got {length}")
-        if temperature < 0:
-            raise RnnkitError(f"--temperature must be >= 0, got {temperature}")
+        check_temperature(temperature)
         if top_k is not None and top_k < 1:
             raise RnnkitError(f"--top-k must be >= 1, got {top_k}")
         if top_p is not None and not 0 < top_p <= 1:
@@ -329,6 +328,7 @@ class TextGenerator:
         The arguments are checked, and the prime read, when the iterator is made: a bad prime fails there.
         """
         _, start = self._checked_prime(prime, length, temperature, top_k, top_p)
+        check_seed(seed)
         return self._draw(start, length, temperature, top_k, top_p, np.random.default_rng(seed), temperature == 0)
 
     def sample(
@@ -353,6 +353,7 @@ class TextGenerator:
         if n < 1:
             raise RnnkitError(f"-n must be >= 1, got {n}")
         prime, start = self._checked_prime(prime, length, temperature, top_k, top_p)
+        check_seed(seed)
         greedy = greedy or temperature == 0
         if greedy and n > 1:
             raise RnnkitError("--greedy writes one text (it is deterministic); drop -n")

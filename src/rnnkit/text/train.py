@@ -19,7 +19,7 @@ from rnnkit.engines.config import EngineConfig, resolve_engine
 from rnnkit.engines.distributed import world_from_env
 from rnnkit.errors import RnnkitError
 from rnnkit.lm.batches import iter_eval_batches
-from rnnkit.lm.config import ModelConfig
+from rnnkit.lm.config import ADDED_LATER, ModelConfig
 from rnnkit.lm.model import TokenModel
 from rnnkit.rundir import CONFIG, RunDir
 from rnnkit.schema import check_engine, check_keys, check_value, config_from_dict
@@ -80,7 +80,30 @@ def _load_items(data: DataConfig) -> tuple[list[str], list[str]]:
         return items, read_items(data.val_data, dedupe=data.dedupe)
     if not 0 <= data.val_fraction < 1:
         raise RnnkitError(f"--val-fraction must be in [0, 1), got {data.val_fraction}")
+    if data.max_val < 1:
+        raise RnnkitError(f"--max-val must be >= 1, got {data.max_val}")
     return split_train_val(items, data.val_fraction, data.max_val, seed=0)
+
+
+def check_memory(model: ModelConfig, train: TrainConfig, vocab_size: int, train_items, val_items) -> None:
+    """Refuse a model or a batch that cannot fit in memory, with the estimate, before anything is allocated."""
+    from rnnkit.memory import recurrent_batch_bytes, recurrent_model_bytes, require_memory
+
+    weights = recurrent_model_bytes(model.cell, vocab_size, model.embedding_size, model.hidden_size, model.num_layers)
+    longest = max(len(s) for s in train_items) + 1
+    batch = recurrent_batch_bytes(
+        model.cell, vocab_size, model.hidden_size, model.num_layers, longest, min(train.batch_size, len(train_items))
+    )
+    if val_items:  # evaluation reads the validation items 512 at a time
+        val_longest = max(len(s) for s in val_items) + 1
+        batch = max(
+            batch,
+            recurrent_batch_bytes(
+                model.cell, vocab_size, model.hidden_size, model.num_layers, val_longest, min(512, len(val_items))
+            ),
+        )
+    shape = f"{model.cell} {model.num_layers}x{model.hidden_size}, embedding {model.embedding_size}"
+    require_memory(weights + batch, f"training {shape} on items of up to {longest - 1:,} characters")
 
 
 def _saved_items(run: RunDir, data: DataConfig) -> tuple[list[str], list[str]]:
@@ -104,8 +127,8 @@ def read_run_config(run: RunDir) -> dict[str, Any]:
     check_keys(config, {"kind", "rnnkit", "model", "train", "data"}, where, optional={"engine", "stream"})
     check_value(config["rnnkit"], "str", f"{where}: rnnkit")
     for key, cls in (("model", ModelConfig), ("train", TrainConfig)):
-        config_from_dict(cls, config[key], f"{where}: {key}")
-    data = config_from_dict(DataConfig, config["data"], f"{where}: data", may_omit=STREAM_FIELDS)
+        config_from_dict(cls, config[key], f"{where}: {key}", may_omit=ADDED_LATER)
+    data = config_from_dict(DataConfig, config["data"], f"{where}: data", may_omit=ADDED_LATER | STREAM_FIELDS)
     check_engine(config.get("engine", {}), f"{where}: engine")
     if data.stream:
         check_stream(config, where)
@@ -117,18 +140,20 @@ def read_run_config(run: RunDir) -> dict[str, Any]:
 def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary | None = None, items=None):
     """Trainer, generator, vocabulary and training items from a resolved config.
 
-    A fresh run builds its vocabulary from the training items; a resumed run passes the one it saved, and
-    the (train, val) items it kept.
+    A fresh run builds its vocabulary from all the data, training and validation items alike (as makemore
+    does), so a rare character that the split put on the validation side only still has an id; a resumed run
+    passes the one it saved, and the (train, val) items it kept.
     """
     data, model_cfg = DataConfig(**config["data"]), ModelConfig(**config["model"])
     train_cfg = TrainConfig(**config["train"])
     engine_cfg = resolve_engine(config.get("engine"))
     train_items, val_items = items if items is not None else _load_items(data)
-    vocab = vocab or Vocabulary.from_items(train_items)
+    vocab = vocab or Vocabulary.from_items([*train_items, *val_items])
     unknown = set().union(*(vocab.unknown_chars(v) for v in val_items)) if val_items else set()
     if unknown:
         chars = " ".join(repr(c) for c in sorted(unknown))
-        raise RnnkitError(f"the validation data has characters the training data lacks: {chars}")
+        raise RnnkitError(f"the validation data has characters the run's vocabulary lacks: {chars}")
+    check_memory(model_cfg, train_cfg, len(vocab), train_items, val_items)
     model = TokenModel(model_cfg, len(vocab), seed=train_cfg.seed, dtype=model_dtype(engine_cfg))
     generator = NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=train_items)
     encode = lambda items: [vocab.encode(s) for s in items]  # noqa: E731
