@@ -67,7 +67,7 @@ class SlowStartEngine:
     def describe(self):
         return "engine: fake"
 
-    def close(self):
+    def close(self, wait: bool = True):
         pass
 
 
