@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     per_step = statistics.median(cpu_times)
     result = {
         "data": args.data,
-        "cpu_s_per_step": round(per_step, 6),
-        "wall_s_per_step": round(statistics.median(times), 6),
+        "cpu_s_per_step": float(f"{per_step:.6g}"),  # 6 significant digits: fitted_steps reads the same value
+        "wall_s_per_step": float(f"{statistics.median(times):.6g}"),
         "fitted_steps": {f"{b:g}": int(0.9 * b / per_step) for b in args.budgets},
         "load_1min": round(os.getloadavg()[0], 2),
         "threads": args.threads,
