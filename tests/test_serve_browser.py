@@ -3,7 +3,7 @@
 Playwright's own browser download cannot reach its host from these machines, so chromium is launched by its
 executable path (.ci/run installs it with apt-get); without it these tests skip, saying so. Every request the
 page makes is recorded and anything not on the server's loopback address is aborted and fails the test.
-The tests save a screenshot of the names and melody tabs into docs/ for the README.
+The tests save a screenshot of the names, melody and text tabs into docs/ for the README.
 """
 
 from __future__ import annotations
@@ -191,6 +191,7 @@ def test_text_streams_into_the_page_in_chunks(watch_on, text_server, text_stream
     page.wait_for_selector("#text-output[data-done=true]")
     assert int(page.get_attribute("#text-output", "data-chunks")) > 1
     assert page.text_content("#text-output") == "it was " + "".join(text_stream("it was ", 400, 1.0, 5))
+    page.screenshot(path=str(DOCS / "serve-text.png"), full_page=True)  # the test's tiny run: the text is noise
 
     page.fill("#text-form [name=length]", "20000")  # about 15 s of chunks: Stop ends it early
     page.click("#text-generate")
