@@ -316,9 +316,9 @@ class Trainer:
                         f"the last good checkpoint in {self.run} is kept"
                     )
                 self.engine.update(self.lr)
-                now = clock()  # the pace is the step's own, without the average's update
                 if self.ema is not None:
                     self.ema.update(self.engine.export_params())
+                now = clock()  # the pace counts the average's update too: it is part of every step
                 self.step += 1
                 session_steps += 1
                 dt = now - t0
