@@ -26,12 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 
 import numpy as np
+from engine import cpu_name  # benchmarks/engine.py, beside this script
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from rnnkit.config import TrainConfig, learning_rate
@@ -221,15 +221,9 @@ def scaling(device: str, batch_size: int, rounds: int, seconds: float) -> dict |
 def machine() -> dict:
     import torch
 
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     blas = [f"{i.get('internal_api')} {i.get('architecture')}" for i in threadpool_info() if i["user_api"] == "blas"]
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "blas": blas,
         "numpy": np.__version__,

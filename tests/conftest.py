@@ -18,6 +18,16 @@ def names_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A corpus file of the first 12 bundled chorales' melodies (so a run made from it keeps melodies.npz)."""
+    from rnnkit.music.corpus import load_bundled_bach, save_corpus
+
+    path = tmp_path_factory.mktemp("music") / "few.npz"
+    save_corpus(load_bundled_bach()[:12], path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, names_file):
     """A name model trained for 40 steps on names_file."""

@@ -46,13 +46,6 @@ def train_args(names_file, out, *extra) -> list:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("music") / "few.npz"
-    save_corpus(load_bundled_bach()[:12], path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def melody_run(tmp_path_factory, corpus):
     out = tmp_path_factory.mktemp("runs") / "melody"
     argv = ["music", "train", "--data", corpus, "--out", out, "--max-steps", "4", "--eval-every", "4", *MUSIC_TINY]

@@ -14,7 +14,6 @@ from conftest import TINY
 
 from rnnkit import cli
 from rnnkit.music import train as music_train
-from rnnkit.music.corpus import load_bundled_bach, save_corpus
 from rnnkit.music.midi import write_midi
 from rnnkit.rundir import RunDir
 from rnnkit.text import train as text_train
@@ -61,13 +60,6 @@ def same_weights(a, b) -> None:
     assert wa.keys() == wb.keys()
     for k in wa:
         np.testing.assert_array_equal(wa[k], wb[k], err_msg=k)
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("music") / "few.npz"
-    save_corpus(load_bundled_bach()[:12], path)
-    return path
 
 
 @pytest.fixture(scope="module")
