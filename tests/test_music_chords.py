@@ -62,21 +62,121 @@ def test_bad_chord_symbols_raise_naming_the_symbol(bad):
     assert "\n" not in str(e.value)
 
 
-def test_parse_progression_bars_and_beats_per_chord():
-    """Each bar fills 4 beats, shared by its chords; --beats-per-chord gives every chord that many beats."""
+def test_parse_progression_a_bar_per_chord_or_beats_per_chord():
+    """By default every chord lasts a bar (4 beats; '|' only groups them), so 8 chords make 32 beats, not 8;
+    --beats-per-chord gives every chord that many beats; an empty bar between two others is an error."""
     written, prog = parse_progression("C G/B Am F | Dm G C C")
     assert [c.symbol for c in written] == ["C", "G/B", "Am", "F", "Dm", "G", "C", "C"]
-    assert len(prog) == 8 and prog.roots.tolist() == [0, 7, 9, 5, 2, 7, 0, 0]
-    _, prog = parse_progression("C F G C")  # no bar lines: a bar each
+    assert len(prog) == 32 and prog.roots.tolist() == [r for r in [0, 7, 9, 5, 2, 7, 0, 0] for _ in range(4)]
+    _, prog = parse_progression("C F G C")
     assert prog.roots.tolist() == [0] * 4 + [5] * 4 + [7] * 4 + [0] * 4
+    _, prog = parse_progression("C F G | C")  # bars of any number of chords
+    assert len(prog) == 16
+    _, prog = parse_progression("C G/B Am F | Dm G C C", beats_per_chord=1)
+    assert prog.roots.tolist() == [0, 7, 9, 5, 2, 7, 0, 0]
     _, prog = parse_progression("C F | G", beats_per_chord=2)
     assert prog.roots.tolist() == [0, 0, 5, 5, 7, 7]
-    _, prog = parse_progression("C N.C. | G G")
-    assert prog.roots.tolist() == [0, 0, NO_CHORD, NO_CHORD, 7, 7, 7, 7]
-    with pytest.raises(RnnkitError, match="bar 1 has 3 chords"):
-        parse_progression("C F G | C")
+    _, prog = parse_progression("C N.C. | G", beats_per_bar=3)  # 3/4
+    assert prog.roots.tolist() == [0] * 3 + [NO_CHORD] * 3 + [7] * 3
+    with pytest.raises(RnnkitError, match="bar 2 is empty"):
+        parse_progression("C | | G")
     with pytest.raises(RnnkitError, match="no chord symbols"):
         parse_progression(" | ")
+
+
+def test_a_slash_chord_keeps_its_bass_through_the_progression():
+    """G/B (and any X/Y) parses with B as its bass; the progression keeps it beat by beat, moves it when
+    transposed, writes its symbol back, and compares unequal to plain G."""
+    written, prog = parse_progression("C G/B Am/C F/A C/Bb", beats_per_chord=1)
+    assert [c.bass for c in written] == [None, 11, 0, 9, 10]
+    assert prog.basses.tolist() == [0, 11, 0, 9, 10]
+    assert prog.symbols() == "C G/B Am/C F/A C/Bb"
+    assert prog.transpose(2).symbols() == "D A/C# Bm/D G/B D/C"
+    assert prog.transpose(2).transpose(-2) == prog
+    assert Progression.from_chords([parse_chord("G/B")]) != Progression.from_chords([parse_chord("G")])
+    assert Progression([7], [parse_chord("G").mask]).basses.tolist() == [7]  # no basses given: the roots
+    with pytest.raises(ValueError, match="bass must be one of its pitch classes"):
+        Progression([7], [parse_chord("G").mask], [1])
+
+
+def test_the_corpus_file_keeps_slash_basses(tmp_path):
+    """A progression with slash chords comes back from the corpus file with its basses; one without writes none."""
+    from rnnkit.music.corpus import load_corpus, save_corpus
+
+    _, slash = parse_progression("C G/B Am F/A", beats_per_chord=1)
+    a = Melody([60, 62, 64, 65], [1.0] * 4, chords=slash, piece_id="a")
+    save_corpus([a], tmp_path / "s.npz")
+    assert load_corpus(tmp_path / "s.npz")[0].chords.symbols() == "C G/B Am F/A"
+    save_corpus([Melody([60], [1.0], chords=parse_progression("C", 1)[1])], tmp_path / "plain.npz")
+    assert "chord_basses" not in np.load(tmp_path / "plain.npz").files
+
+
+# (progression, key): major and minor keys, cadences, turnarounds, half cadences, slash chords
+KEY_CASES = [
+    ("C G/B Am F | Dm G C C", "C major"),
+    ("C F G C", "C major"),
+    ("C Am F G", "C major"),
+    ("C Am Dm G7 C", "C major"),
+    ("F G C", "C major"),
+    ("Dm7 G7 Cmaj7", "C major"),
+    ("Dm7 G7 Cmaj7 A7", "C major"),
+    ("C G Am F", "C major"),
+    ("Dm G7 C", "C major"),
+    ("Am Dm G7 C", "C major"),
+    ("G7 C", "C major"),
+    ("C Dm Em F G", "C major"),
+    ("Am F G C", "C major"),
+    ("C F C G", "C major"),
+    ("Cmaj7 Fmaj7", "C major"),
+    ("C G/B Am C/G F C/E Dm G C", "C major"),
+    ("C E7 Am F G7 C", "C major"),
+    ("Am Dm E Am", "A minor"),
+    ("Am E7 Am", "A minor"),
+    ("Am Dm G C F Dm E Am", "A minor"),
+    ("Am G F E", "A minor"),
+    ("Am F C G Am", "A minor"),
+    ("Am Dm Am E", "A minor"),
+    ("C Am Dm E7 Am", "A minor"),
+    ("Am G F E7 Am", "A minor"),
+    ("Am E Am", "A minor"),
+    ("E Am", "A minor"),
+    ("Am Em F C Dm E", "A minor"),
+    ("G C D G", "G major"),
+    ("G Em C D7 G", "G major"),
+    ("G D Em C", "G major"),
+    ("Em Am D G", "G major"),
+    ("Em Am B7 Em", "E minor"),
+    ("Em C G D Em", "E minor"),
+    ("D G A7 D", "D major"),
+    ("F Bb C7 F", "F major"),
+    ("F Dm Bb C F", "F major"),
+    ("Bb Eb F7 Bb", "Bb major"),
+    ("Dm Gm A7 Dm", "D minor"),
+    ("Dm Bb C Dm", "D minor"),
+    ("Cm Fm G7 Cm", "C minor"),
+    ("Eb Ab Bb7 Eb", "Eb major"),
+    ("E A B7 E", "E major"),
+    ("Gm Cm D7 Gm", "G minor"),
+    ("Gm Eb F Gm", "G minor"),
+    ("A D E A", "A major"),
+    ("A E F#m D", "A major"),
+    ("F#m Bm C#7 F#m", "F# minor"),
+    ("Fm Bbm C7 Fm", "F minor"),
+    ("Bm G D A Bm", "B minor"),
+]
+
+
+@pytest.mark.parametrize("beats", [None, 1, 2])
+def test_the_key_of_a_progression_hears_its_tonic_and_cadences(beats):
+    """50 progressions in 18 keys, a bar, a beat or two beats a chord: the key is the one a musician names (the
+    pitch classes alone take C-major ii-V-I and V-I for G major and E-Am for E major)."""
+    wrong = []
+    for text, key in KEY_CASES:
+        found = parse_progression(text, beats)[1].key().name
+        if found != key:
+            wrong.append(f"{text}: {found}, not {key}")
+    assert wrong == []
+    assert Progression.from_chords([None, None]).key().name == "C major"
 
 
 def test_progression_transpose_and_features():
@@ -204,7 +304,7 @@ def test_corpus_file_keeps_chords_and_transposition_moves_them(tmp_path):
     from rnnkit.music.corpus import load_corpus, save_corpus
     from rnnkit.music.tokens import transpose
 
-    _, prog = parse_progression("C G | Am F")
+    _, prog = parse_progression("C G | Am F", beats_per_chord=2)
     a = Melody([60, 62, 64, 65, 67, 69, 71, 72], [1.0] * 8, chords=prog, piece_id="a")
     b = Melody([67, 65], [4.0, 4.0], chords=prog.transpose(2), piece_id="b")
     save_corpus([a, b], tmp_path / "c.npz")

@@ -85,8 +85,9 @@ def test_piece_context_reads_the_chord_under_the_next_event():
 
 
 def test_training_with_chords_then_generation_fills_the_progression(chord_run, tmp_path, capsys):
-    """The run reads chords; over 'C G/B Am F | Dm G C C' each melody lasts 8 beats, the MIDI holds the melody
-    and a chord track on its own channel and instrument, every note switched off, and a seed repeats it."""
+    """The run reads chords; over 'C G/B Am F | Dm G C C' each melody lasts 8 bars (a bar per chord), the MIDI
+    holds the melody and a chord track on its own channel and instrument, every note switched off, G/B with B
+    in the bass, and a seed repeats it."""
     gen = load(chord_run)
     assert gen.chords and gen.model.context_size == 28
     out = tmp_path / "over.mid"
@@ -105,17 +106,17 @@ def test_training_with_chords_then_generation_fills_the_progression(chord_run, t
         tmp_path / "over.png",
     )
     assert code == 0, err
-    assert "8 beats over 8 beats of chords" in text
+    assert "32 beats over 32 beats of chords, C major" in text
     tracks = _tracks(out)
     assert set(tracks) == {"rnnkit", "melody", "chords"}
     melody, chords = tracks["melody"], tracks["chords"]
-    assert max(end for _, end, _, _ in melody) <= 8 and {ch for *_, ch in chords} == {1}
+    assert max(end for _, end, _, _ in melody) <= 32 and {ch for *_, ch in chords} == {1}
     assert {ch for *_, ch in melody} == {0}
     programs = [m.program for t in mido.MidiFile(out).tracks for m in t if m.type == "program_change"]
     assert programs == [0, 48]  # piano melody, strings chords
-    # the chords as voiced: C (bass C2), G, Am, F, Dm, G, then C held for two beats
+    # the chords as voiced: C (bass C2), G/B (bass B2), Am, F, Dm, G, then C held for two bars
     bass = sorted((s, e, p) for s, e, p, _ in chords if p < 48)
-    assert bass == [(0, 1, 36), (1, 2, 43), (2, 3, 45), (3, 4, 41), (4, 5, 38), (5, 6, 43), (6, 8, 36)]
+    assert bass == [(0, 4, 36), (4, 8, 47), (8, 12, 45), (12, 16, 41), (16, 20, 38), (20, 24, 43), (24, 32, 36)]
     assert (tmp_path / "over.png").stat().st_size > 1000
     again = tmp_path / "again.mid"
     run_cli(capsys, "music", "generate", chord_run, "--chords", "C G/B Am F | Dm G C C", "--seed", 3, "--out", again)
@@ -136,7 +137,7 @@ def test_generation_in_another_key_moves_melody_and_chords_together(chord_run, t
 def test_chords_from_a_midi_file(chord_run, tmp_path, capsys):
     """--chords-from reads the progression of a file's accompaniment; the melody lasts as long as it."""
     src = tmp_path / "accompaniment.mid"
-    _, prog = parse_progression("F C | G C")
+    _, prog = parse_progression("F C | G C", beats_per_chord=2)
     write_midi([(72, 8.0)], src, chords=prog)  # a melody track and a chord track
     assert read_progression(src) == prog
     out = tmp_path / "from.mid"
@@ -151,7 +152,7 @@ def test_chords_from_a_midi_file(chord_run, tmp_path, capsys):
     ("argv", "message"),
     [
         (["--chords", "C H7 G"], "cannot read chord 'H7'"),
-        (["--chords", "C F G | C"], "bar 1 has 3 chords"),
+        (["--chords", "C | | G"], "bar 2 is empty"),
         (["--chords", "C G", "--steps", "10"], "drop --steps"),
         (["--beats-per-chord", "2"], "--beats-per-chord needs --chords"),
         (["--chords", "C G", "--beats-per-chord", "0"], "--beats-per-chord must be"),
@@ -160,7 +161,7 @@ def test_chords_from_a_midi_file(chord_run, tmp_path, capsys):
     ],
 )
 def test_bad_chord_input_is_one_line_and_exit_2(chord_run, tmp_path, capsys, argv, message):
-    """Bad symbols, uneven bars, contradicting flags and missing files: a one-line error, nothing written."""
+    """Bad symbols, empty bars, contradicting flags and missing files: a one-line error, nothing written."""
     out = tmp_path / "x.mid"
     code, _, err = run_cli(capsys, "music", "generate", chord_run, "--out", out, *argv)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
@@ -200,8 +201,25 @@ def test_chord_blocks_hold_repeats_and_voice_below_the_melody():
     """Equal beats are one held block; no-chord beats are silent; the root is the bass, tones in C3..B3."""
     _, prog = parse_progression("C C N.C. G7", beats_per_chord=1)
     blocks = chord_blocks(prog)
-    assert blocks == [(0, 2, [36, 48, 52, 55]), (3, 4, [43, 50, 53, 55, 59])]
+    assert blocks == [(0, 2, [36, 48, 52, 55], parse_chord("C")), (3, 4, [43, 50, 53, 55, 59], parse_chord("G7"))]
     assert voice_chord(9, parse_chord("Am").mask) == [45, 48, 52, 57]
+
+
+@pytest.mark.parametrize(
+    ("symbol", "bass"), [("G/B", 47), ("C/E", 40), ("Am/C", 36), ("D/F#", 42), ("C/Bb", 46), ("F/C", 36), ("G", 43)]
+)
+def test_a_slash_chord_is_voiced_over_its_bass_note(tmp_path, symbol, bass):
+    """The chord track's lowest note under X/Y is Y (in C2..B2), below every chord tone; a block changes where
+    only the bass does (C then C/E)."""
+    _, prog = parse_progression(f"{symbol} C C/E", beats_per_chord=2)
+    path = tmp_path / "slash.mid"
+    write_midi([(72, 6.0)], path, chords=prog)
+    chords = _tracks(path)["chords"]
+    lowest = [min(p for s, _, p, _ in chords if s == start) for start in (0, 2, 4)]
+    assert lowest == [bass, 36, 40]
+    tones = {p for s, _, p, _ in chords if s == 0 and p != bass}
+    assert {p % 12 for p in tones} == set(parse_chord(symbol).pitch_classes)
+    assert min(tones) > bass
 
 
 def test_the_shipped_chord_model_generates_over_chords_without_a_run(tmp_path, capsys):
@@ -230,7 +248,7 @@ def test_prepare_a_midi_folder_keeps_the_accompaniments_chords(tmp_path, capsys)
     folder = tmp_path / "midi"
     folder.mkdir()
     for i, text in enumerate(["C F | G C", "Am Dm | E Am"]):
-        _, prog = parse_progression(text)
+        _, prog = parse_progression(text, beats_per_chord=2)
         write_midi([(76, 2.0), (77, 2.0), (79, 4.0)], folder / f"{i}.mid", chords=prog)
     out = tmp_path / "mine.npz"
     code, text, err = run_cli(capsys, "music", "prepare", "--data", folder, "--out", out)

@@ -156,12 +156,18 @@ def add_music(sub) -> None:
     over.add_argument(
         "--chords",
         metavar="SYMBOLS",
-        help="a progression, e.g. 'C G/B Am F | Dm G C C': each bar between '|' fills a bar of the meter, "
-        "text without bars is a chord per bar; m, dim, aug, 7, maj7, m7, dim7, m7b5, sus2, sus4, 6, m6, 9, "
-        "/bass, N.C. The melody lasts as long as the chords",
+        help="a progression, e.g. 'C G/B Am F | Dm G C C': each chord lasts a bar of the meter (4 beats in 4/4) "
+        "unless --beats-per-chord, and '|' only groups chords for reading; m, dim, aug, 7, maj7, m7, dim7, m7b5, "
+        "sus2, sus4, 6, m6, 9, /bass (voiced in the bass), N.C. The melody lasts as long as the chords and is in "
+        "their key",
     )
     over.add_argument("--chords-from", metavar="FILE.mid", help="the chords of a MIDI file's accompaniment")
-    g.add_argument("--beats-per-chord", type=int, metavar="N", help="every chord of --chords lasts N beats")
+    g.add_argument(
+        "--beats-per-chord",
+        type=int,
+        metavar="N",
+        help="every chord of --chords lasts N beats (default: a bar, so 8 chords make 8 bars, not 8 beats)",
+    )
     g.add_argument("--chord-instrument", help="General MIDI instrument of the chord track (default: strings)")
     p.add_argument("--force", action="store_true", help="replace output files that exist (never an input)")
     p.add_argument("--threads", type=int, help=THREADS_HELP)

@@ -8,6 +8,7 @@ Layout of a corpus file (N melodies, T events in all):
     tempo_bpm (N,) float64 (NaN: not recorded), transposition (N,) int16
     chord_offsets (N + 1,) int64, chord_roots (B,) int8, chord_masks (B,) int16    only when every melody has
                                 chords: melody i's beats are chord_offsets[i]:chord_offsets[i + 1] (see chords.py)
+    chord_basses (B,) int8      only when some beat's bass is not its root (a slash chord, G/B)
     meta () str                 JSON: format, source, and whatever the writer adds (music21 version ...)
 Melodies are stored as read, in their own keys; transposing to C happens when training data is built.
 """
@@ -73,6 +74,9 @@ def save_corpus(melodies: Sequence[Melody], path: str | os.PathLike, meta: dict 
         arrays["chord_offsets"] = np.concatenate([[0], np.cumsum(beats)]).astype(np.int64)  # (N + 1,)
         arrays["chord_roots"] = np.concatenate([m.chords.roots for m in melodies]).astype(np.int8)  # (B,)
         arrays["chord_masks"] = np.concatenate([m.chords.masks for m in melodies]).astype(np.int16)  # (B,)
+        basses = np.concatenate([m.chords.basses for m in melodies]).astype(np.int8)  # (B,)
+        if np.any(basses != arrays["chord_roots"]):
+            arrays["chord_basses"] = basses
     write_atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
     return Path(path)
 
@@ -171,13 +175,15 @@ def _read_fields(path: Path, data) -> dict[str, np.ndarray]:
         a["chord_offsets"] = _field(path, data, "chord_offsets", "iu", (n + 1,))
         a["chord_roots"] = _field(path, data, "chord_roots", "iu", (beats,))
         a["chord_masks"] = _field(path, data, "chord_masks", "iu", (beats,))
+        if "chord_basses" in data.files:
+            a["chord_basses"] = _field(path, data, "chord_basses", "iu", (beats,))
         co = a["chord_offsets"].astype(np.int64)
         if co[0] != 0 or co[-1] != beats or np.any(np.diff(co) < 0):
             raise DataError(f"{path}: field chord_offsets must rise from 0 to the {beats} beats")
         try:
-            Progression(a["chord_roots"], a["chord_masks"])
+            Progression(a["chord_roots"], a["chord_masks"], a.get("chord_basses"))
         except ValueError as e:
-            raise DataError(f"{path}: field chord_roots / chord_masks: {e}") from None
+            raise DataError(f"{path}: field chord_roots / chord_masks / chord_basses: {e}") from None
     return a
 
 
@@ -197,7 +203,8 @@ def load_corpus(path: str | os.PathLike) -> list[Melody]:
     if "chord_offsets" in a:
         co = a["chord_offsets"]
         roots, masks = a["chord_roots"], a["chord_masks"]
-        chords = [Progression(roots[co[i] : co[i + 1]], masks[co[i] : co[i + 1]]) for i in range(n)]
+        basses = a.get("chord_basses", roots)
+        chords = [Progression(*(x[co[i] : co[i + 1]] for x in (roots, masks, basses))) for i in range(n)]
     return [
         Melody(
             a["pitches"][off[i] : off[i + 1]],

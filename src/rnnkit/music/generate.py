@@ -215,16 +215,19 @@ class MelodyGenerator:
         """n melodies over a progression in any key, each as long as it (see `generate_over_ids`).
 
         The melodies come in the model's key with the moved chords attached; `transposition` records the move,
-        so `write` (with no key) puts melody and chords back in the progression's key.
+        so `write` (with no key) puts melody and chords back in the progression's key. A melody's `key` is the
+        chords' (`Progression.key`), not a guess from its own few notes.
         """
         moved, shift = self.key_of(progression)
+        found = progression.key()
+        key = Key(found.tonic + shift, found.mode)  # in the model's key, as the melody
         melodies = []
         for row in self.generate_over_ids(moved, n, temperature, greedy, top_k, seed):
             events = self.vocab.decode(row)
             gap = moved.total_beats - sum(d for _, d in events)
             events += [(REST, d) for d in split_duration(gap)]  # only when no token fitted the last gap
             m = Melody.from_events(events, time_signature=self.time_signature, tempo_bpm=self.tempo_bpm)
-            melodies.append(replace(m, key=estimate_key(m.pitches, m.durations), transposition=shift, chords=moved))
+            melodies.append(replace(m, key=key, transposition=shift, chords=moved))
         return melodies
 
     # -- melodies --------------------------------------------------------------------------------------------

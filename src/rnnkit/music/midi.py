@@ -26,7 +26,7 @@ import mido
 import numpy as np
 
 from rnnkit.errors import DataError, RnnkitError
-from rnnkit.music.chords import BEAT, NO_CHORD, Chord, Progression, derive_progression, mask_pcs, pc_mask
+from rnnkit.music.chords import BEAT, NO_CHORD, Chord, Progression, derive_progression, mask_pcs
 from rnnkit.music.corpus import write_atomic
 from rnnkit.music.tokens import GRID, REST, Event, Melody, estimate_key, events_from_notes, pitch_name
 
@@ -370,21 +370,27 @@ def write_midi(
     return mid
 
 
-def voice_chord(root: int, mask: int) -> list[int]:
-    """Block-chord voicing: the root in the bass (C2..B2), every chord tone once in C3..B3, below the melody."""
-    return [36 + root] + [48 + pc for pc in mask_pcs(mask)]
+def voice_chord(root: int, mask: int, bass: int | None = None) -> list[int]:
+    """Block-chord voicing: the bass (a slash chord's, else the root) in C2..B2, every chord tone once in C3..B3,
+    below the melody. The first pitch is the lowest."""
+    return [36 + (root if bass is None else bass) % 12] + [48 + pc for pc in mask_pcs(mask)]
 
 
-def chord_blocks(chords: Progression) -> list[tuple[float, float, list[int]]]:
-    """(start beat, end beat, MIDI pitches) of each chord, a run of equal beats held as one; no-chord beats rest."""
-    blocks: list[tuple[float, float, list[int]]] = []
+def chord_blocks(chords: Progression) -> list[tuple[float, float, list[int], Chord]]:
+    """(start beat, end beat, MIDI pitches, chord) of each chord, a run of equal beats held as one; no-chord beats
+    rest."""
+    roots, masks, basses = chords.arrays()
+    beats = list(zip(roots, masks, basses, strict=True))
+    blocks: list[tuple[float, float, list[int], Chord]] = []
     k = 0
-    while k < len(chords):
+    while k < len(beats):
         j = k
-        while j + 1 < len(chords) and chords.roots[j + 1] == chords.roots[k] and chords.masks[j + 1] == chords.masks[k]:
+        while j + 1 < len(beats) and beats[j + 1] == beats[k]:
             j += 1
-        if chords.roots[k] != NO_CHORD:
-            blocks.append((k * BEAT, (j + 1) * BEAT, voice_chord(int(chords.roots[k]), int(chords.masks[k]))))
+        root, mask, bass = beats[k]
+        if root != NO_CHORD:
+            chord = Chord.from_mask(root, mask, bass)
+            blocks.append((k * BEAT, (j + 1) * BEAT, voice_chord(root, mask, bass), chord))
         k = j + 1
     return blocks
 
@@ -395,7 +401,7 @@ def _chord_track(chords: Progression, program: int, tpb: int, velocity: int, mel
     track.append(mido.MetaMessage("track_name", name="chords", time=0))
     track.append(mido.Message("program_change", channel=1, program=program, time=0))
     timed = []  # (tick, 0 = off / 1 = on, pitch)
-    for start, end, pitches in chord_blocks(chords):
+    for start, end, pitches, _ in chord_blocks(chords):
         for p in pitches:
             timed += [(round(start * tpb), 1, p), (round(end * tpb), 0, p)]
     last = 0
@@ -434,12 +440,11 @@ def render_piano_roll(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     blocks = chord_blocks(chords) if chords is not None else []
-    for start, end, pitches in blocks:
+    for start, end, pitches, chord in blocks:
         for p in pitches:
             block = Rectangle((start, p - 0.4), end - start, 0.8, facecolor="tab:orange", alpha=0.6, edgecolor="white")
             ax.add_patch(block)
-        chord = Chord.from_mask(pitches[0] - 36, pc_mask(pitches[1:]))
-        ax.text(start + 0.05, max(pitches) + 1.0, chord.symbol if chord else "", fontsize=7, color="tab:brown")
+        ax.text(start + 0.05, max(pitches) + 1.0, chord.symbol, fontsize=7, color="tab:brown")
     for on, d, p in notes:
         ax.add_patch(Rectangle((on, p - 0.4), d, 0.8, facecolor="tab:blue", edgecolor="black", linewidth=0.5))
     shown = [n[2] for n in notes] + [p for b in blocks for p in b[2]]

@@ -130,6 +130,21 @@ _KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66
 _KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
+KEYS = tuple(Key(tonic, mode) for mode in MODES for tonic in range(12))  # the 24 keys, C major first
+
+
+def key_correlations(hist: np.ndarray) -> np.ndarray:
+    """Krumhansl-Schmuckler: the correlation of a 12-bin pitch-class histogram with each key's profile, (24,) in
+    the order of KEYS (the major and minor profiles rotated to each tonic). `hist` must not be constant."""
+    profiles = np.stack([np.roll(_KK_MAJOR if k.mode == "major" else _KK_MINOR, k.tonic) for k in KEYS])  # (24, 12)
+    return np.array([np.corrcoef(hist, profile)[0, 1] for profile in profiles])  # (24,)
+
+
+def best_key(scores: np.ndarray) -> Key:
+    """The key of the highest of 24 scores (in the order of KEYS); a near tie goes to the first."""
+    return KEYS[int(np.flatnonzero(scores > scores.max() - 1e-12)[0])]
+
+
 def estimate_key(pitches: Sequence[int] | np.ndarray, durations: Sequence[float] | np.ndarray) -> Key:
     """Krumhansl-Schmuckler key finding: the key whose profile best correlates with the pitch-class durations.
 
@@ -142,13 +157,7 @@ def estimate_key(pitches: Sequence[int] | np.ndarray, durations: Sequence[float]
     hist = np.bincount(pitches[notes] % 12, weights=durations[notes], minlength=12)  # (12,)
     if hist.sum() <= 0 or np.ptp(hist) == 0:
         return C_MAJOR
-    best, best_r = C_MAJOR, -np.inf
-    for mode, profile in (("major", _KK_MAJOR), ("minor", _KK_MINOR)):
-        for tonic in range(12):
-            r = np.corrcoef(hist, np.roll(profile, tonic))[0, 1]
-            if r > best_r + 1e-12:
-                best, best_r = Key(tonic, mode), r
-    return best
+    return best_key(key_correlations(hist))
 
 
 def key_shift(to_key: Key | str, from_key: Key | str = C_MAJOR) -> int:
