@@ -359,3 +359,27 @@ def test_two_gloo_processes_train_a_chord_model_like_one_with_twice_the_batch(tm
     assert a.keys() == b.keys() and any(k.endswith("context.W") for k in a)
     for k in a:
         np.testing.assert_allclose(b[k], a[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_a_chord_model_draws_at_its_own_default_temperature(tmp_path, capsys):
+    """Without --temperature, the bundled chord model generates over chords as with --temperature 0.8 (where its
+    on-beat chord tones meet the target), not 1, and eval measures it there; both --help texts say so."""
+    from rnnkit.music.generate import CHORD_TEMPERATURE
+
+    assert CHORD_TEMPERATURE == 0.8
+    files = {}
+    for name, extra in (("default", []), ("t08", ["--temperature", "0.8"]), ("t1", ["--temperature", "1"])):
+        files[name] = tmp_path / f"{name}.mid"
+        code, _, err = run_cli(
+            capsys, "music", "generate", "--chords", "C F G C", "--seed", 2, "--out", files[name], *extra
+        )
+        assert code == 0, err
+    assert files["default"].read_bytes() == files["t08"].read_bytes() != files["t1"].read_bytes()
+    code, text, err = run_cli(capsys, "music", "eval", "--chords", "-n", 2, "--json")
+    assert code == 0, err
+    import json
+
+    assert json.loads(text)["generated"]["temperature"] == 0.8
+    for action, says in (("generate", "trained with chords, such as the bundled one: 0.8"), ("eval", "1; 0.8 for")):
+        assert cli.main(["music", action, "--help"]) == 0
+        assert says in " ".join(capsys.readouterr().out.split())

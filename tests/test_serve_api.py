@@ -127,6 +127,45 @@ def test_a_primer_is_continued_at_its_tempo(client):
     assert primed["notes"] != plain["notes"]
 
 
+def test_a_melody_over_chords_is_the_one_the_cli_writes(client, tmp_path, capsys):
+    """/api/melody with chords: the same MIDI file, byte for byte, as `rnnkit music generate --chords` with that
+    seed (a bar per chord, the chord model's default temperature, the chords' key); the chord blocks listed are
+    the file's chord track, G/B over B2."""
+    text = "C G/B Am F | Dm G C C"
+    r = client.post("/api/melody", json={"chords": text, "seed": 5})
+    assert r.status_code == 200, r.text
+    m = r.json()
+    out = tmp_path / "cli.mid"
+    assert cli.main(["music", "generate", "--chords", text, "--seed", "5", "--out", str(out)]) == 0
+    assert "C major" in capsys.readouterr().out
+    assert base64.b64decode(m["midi"]) == out.read_bytes()
+    assert (m["beats"], m["key"], m["temperature"], m["chord_program"]) == (32, "C major", 0.8, 48)
+    assert [c["symbol"] for c in m["chords"]] == ["C", "G/B", "Am", "F", "Dm", "G", "C"]
+    assert m["chords"][1] == {"start": 4, "end": 8, "pitches": [47, 50, 55, 59], "symbol": "G/B"}
+    mid = mido.MidiFile(file=io.BytesIO(base64.b64decode(m["midi"])))
+    [track] = [t for t in mid.tracks if t.name == "chords"]
+    struck = [msg.note for msg in track if msg.type == "note_on" and msg.velocity > 0]
+    assert struck == [p for c in m["chords"] for p in c["pitches"]]
+    assert all(n["start"] + n["duration"] <= 32 for n in m["notes"])
+    hotter = client.post("/api/melody", json={"chords": text, "seed": 5, "temperature": 1.5}).json()
+    assert hotter["temperature"] == 1.5 and hotter["notes"] != m["notes"]
+    plain = client.post("/api/melody", json={"steps": 8, "seed": 5}).json()
+    assert plain["chords"] == [] and plain["temperature"] == 1.0
+
+
+def test_chords_in_another_key_and_beats_per_chord(client):
+    """beats_per_chord sets each chord's length; a key moves melody and chords together; a minor progression is
+    written in its minor key."""
+    m = client.post("/api/melody", json={"chords": "Am Dm E Am", "beats_per_chord": 2, "key": "D minor"}).json()
+    assert m["beats"] == 8 and m["key"] == "D minor"
+    assert [(c["symbol"], c["start"], c["pitches"][0]) for c in m["chords"]] == [
+        ("Dm", 0, 38),
+        ("Gm", 2, 43),
+        ("A", 4, 45),
+        ("Dm", 6, 38),
+    ]
+
+
 # -- bad input: a 4xx JSON error of one line, naming the parameter ---------------------------------------------------
 BAD = [
     ("/api/names/sample", {"n": 0}, "n"),
@@ -155,6 +194,16 @@ BAD = [
     ("/api/melody", {"primer": "not base64!"}, "primer"),
     ("/api/melody", {"primer": base64.b64encode(b"MThd" + bytes(100)).decode()}, "primer"),
     ("/api/melody", {"primer": base64.b64encode(bytes(schemas.MAX_UPLOAD + 1)).decode()}, "primer"),
+    ("/api/melody", {"chords": "C H7 G"}, "chords"),
+    ("/api/melody", {"chords": "C | | G"}, "chords"),
+    ("/api/melody", {"chords": "C " * 129}, "chords"),  # 129 bars: over MAX_CHORD_BEATS
+    ("/api/melody", {"chords": "C" * (schemas.MAX_CHORDS_TEXT + 1)}, "chords"),
+    ("/api/melody", {"chords": "C", "beats_per_chord": 0}, "beats_per_chord"),
+    ("/api/melody", {"chords": "C", "beats_per_chord": schemas.MAX_BEATS_PER_CHORD + 1}, "beats_per_chord"),
+    ("/api/melody", {"beats_per_chord": 2}, "beats_per_chord"),
+    ("/api/melody", {"chords": "C F", "steps": 8}, "steps"),
+    ("/api/melody", {"chords": "C F", "primer": base64.b64encode(b"MThd").decode()}, "primer"),
+    ("/api/melody", {"chords": "C F", "chord_instrument": "kazoo"}, "chord_instrument"),
     ("/api/text", {"length": schemas.MAX_TEXT + 1}, "length"),
     ("/api/text", {"prime": "x" * (schemas.MAX_PRIME + 1)}, "prime"),
     ("/api/text", {"temperature": 0}, "temperature"),
@@ -168,6 +217,16 @@ def test_bad_parameters_get_a_4xx_json_error_naming_them(client, path, body, fie
     error = r.json()
     assert error["field"] == field
     assert "\n" not in error["error"] and "Traceback" not in error["error"] and error["error"]
+    if field == "chords" and "H7" in body["chords"]:
+        assert "'H7'" in error["error"]  # the bad symbol is named
+
+
+def test_a_server_without_a_chord_model_refuses_chords(serve_models):
+    """create_app without `chords`: no chords option in /api/info, and a request with chords is refused."""
+    bare = TestClient(create_app(music=serve_models["music"]))
+    assert bare.get("/api/info").json()["music"]["chords"] is None
+    r = bare.post("/api/melody", json={"chords": "C F"})
+    assert r.status_code == 400 and r.json()["field"] == "chords" and "no model" in r.json()["error"]
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
@@ -244,6 +303,8 @@ def test_info_lists_the_tabs_and_the_bounds(client, serve_models):
     assert info["names"]["label"] == "surnames (bundled)" and info["music"]["label"] == "Bach chorales (bundled)"
     assert info["text"] == {"label": "text"}
     assert info["limits"]["names"] == 10_000 and info["limits"]["steps"] == 2_000
+    assert info["music"]["temperature"] == 1.0 and info["music"]["chords"]["temperature"] == 0.8
+    assert info["limits"]["chord_beats"] == schemas.MAX_CHORD_BEATS
     bare = TestClient(create_app(names=serve_models["names"])).get("/api/info").json()
     assert bare["text"] is None and bare["music"] is None
     assert TestClient(create_app(names=serve_models["names"])).post("/api/melody", json={}).status_code == 404
@@ -351,7 +412,8 @@ def test_json_errors_are_one_line_for_every_bad_case(client):
         "/api/names/sample": ["n", "temperature", "top_k", "top_p", "prefix", "novel", "seed", "max_length"],
         "/api/names/beam": ["k", "prefix", "max_length"],
         "/api/names/score": ["name"],
-        "/api/melody": ["steps", "temperature", "top_k", "key", "tempo", "instrument", "seed", "primer", "track"],
+        "/api/melody": ["steps", "temperature", "top_k", "key", "tempo", "instrument", "seed", "primer", "track"]
+        + ["chords", "beats_per_chord", "chord_instrument"],
         "/api/text": ["prime", "length", "temperature", "seed"],
     }
     small = {"/api/names/sample": {"n": 2}, "/api/melody": {"steps": 4}, "/api/text": {"length": 5}}

@@ -251,3 +251,46 @@ def test_a_primer_upload_and_a_bad_key(watch, tmp_path):
     error = page.locator("#music-form .field-error[data-for=key]")
     error.wait_for()
     assert "cannot read key" in error.text_content()
+
+
+def test_melodies_over_chords_draw_the_chord_track_and_name_a_bad_symbol(watch, tmp_path):
+    """Chords typed on the melodies tab: the roll draws the chord track as the MIDI file voices it, a block per
+    chord named by its symbol (G/B over B2), the melody lasts a bar per chord; a bad symbol is named next to
+    the chords field."""
+    watch.refusals_expected = True
+    watch.open("#music")
+    page = watch.page
+    assert page.is_visible("#music-form [name=chords]") and page.is_disabled("#music-form [name=beats_per_chord]")
+    assert page.get_attribute("#music-form [name=temperature]", "placeholder") == "1"
+    page.fill("#music-form [name=chords]", "C G/B Am F | Dm G C C")
+    assert page.text_content("#music-label") == "Bach chorales with their chords (bundled)"
+    assert page.is_disabled("#music-form [name=steps]") and page.is_enabled("#music-form [name=beats_per_chord]")
+    assert page.get_attribute("#music-form [name=temperature]", "placeholder") == "0.8"
+    page.fill("#music-form [name=seed]", "5")
+    page.click("#music-generate")
+    page.wait_for_selector("#piano-roll rect.chord")
+    expect(page.locator("#music-summary")).to_contain_text("32 beats over 7 chords, C major")
+    labels = page.locator("#piano-roll text.chord-label").all_text_contents()
+    assert labels == ["C", "G/B", "Am", "F", "Dm", "G", "C"]
+
+    with page.expect_download() as download:
+        page.click("#music-download")
+    path = tmp_path / "over.mid"
+    download.value.save_as(path)
+    [track] = [t for t in mido.MidiFile(path).tracks if t.name == "chords"]
+    struck = [m.note for m in track if m.type == "note_on" and m.velocity > 0]
+    assert page.locator("#piano-roll rect.chord").count() == len(struck) == 7 * 4
+    rows = page.locator("#piano-roll rect.chord").evaluate_all("rects => rects.map((r) => +r.getAttribute('y'))")
+    assert struck[4:8] == [47, 50, 55, 59] and rows[4] == max(rows[4:8])  # G/B: B2 in the bass, lowest drawn
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "serve-melodies-chords.png"), full_page=True)
+
+    page.click("#music-play")
+    page.wait_for_selector("body[data-audio=running]")
+    page.click("#music-stop")
+
+    page.fill("#music-form [name=chords]", "C H7 G")
+    page.click("#music-generate")
+    error = page.locator("#music-form .field-error[data-for=chords]")
+    error.wait_for()
+    assert "'H7'" in error.text_content()

@@ -354,18 +354,18 @@ def step_features(progression: Progression, onsets: np.ndarray) -> np.ndarray:
 
 
 def parse_progression(
-    text: str, beats_per_chord: float | None = None, beats_per_bar: int = 4
+    text: str, beats_per_chord: float | None = None, beats_per_bar: int = 4, flag: str = "--chords"
 ) -> tuple[list[Chord | None], Progression]:
     """'C G/B Am F | Dm G C C' -> (the chords as written, one chord per beat).
 
     Every chord lasts `beats_per_chord` beats, by default a bar (`beats_per_bar`): eight chords make eight bars,
     long enough for a melody to go somewhere (a lead sheet's four chords in a bar would give it a beat each).
     Bar lines '|' only group the chords for reading. 'N.C.' (or NC) is a chord's length with no chord.
-    Raises RnnkitError with a one-line message naming a bad symbol or an empty bar.
+    Raises RnnkitError with a one-line message naming a bad symbol or an empty bar (and `flag`, the input).
     """
     bars = [bar.split() for bar in text.replace(",", " ").split("|")]
     if not any(bars):
-        raise RnnkitError(f"--chords {text!r}: no chord symbols")
+        raise RnnkitError(f"{flag} {text!r}: no chord symbols")
     if beats_per_chord is not None and not (beats_per_chord > 0 and float(beats_per_chord).is_integer()):
         raise RnnkitError(f"--beats-per-chord must be a whole number of beats >= 1, got {beats_per_chord:g}")
     written: list[Chord | None] = []
@@ -373,7 +373,7 @@ def parse_progression(
     for b, bar in enumerate(bars, start=1):
         if not bar:
             if 1 < b < len(bars):
-                raise RnnkitError(f"--chords {text!r}: bar {b} is empty")
+                raise RnnkitError(f"{flag} {text!r}: bar {b} is empty")
             continue
         per = beats_per_bar if beats_per_chord is None else beats_per_chord
         for symbol in bar:
@@ -383,7 +383,7 @@ def parse_progression(
                 try:
                     chord = parse_chord(symbol)
                 except ValueError as e:
-                    raise RnnkitError(f"--chords: {e}") from None
+                    raise RnnkitError(f"{flag}: {e}") from None
             written.append(chord)
             beats += [chord] * int(per)
     return written, Progression.from_chords(beats)

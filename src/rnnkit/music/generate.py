@@ -24,7 +24,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.sample import continue_ids, next_ids
 from rnnkit.lm.vocab import BOUNDARY_ID
-from rnnkit.music.chords import Progression, step_features
+from rnnkit.music.chords import Progression, parse_progression, step_features
 from rnnkit.music.tokens import (
     C_MAJOR,
     GRID,
@@ -41,6 +41,10 @@ from rnnkit.music.tokens import (
 )
 
 EVENT_BYTES = 400  # one generated event on its way to a file: its id, its (pitch, duration), two MIDI messages
+# The default temperature of a model that reads chords. Measured on the bundled one over the 35 held-out
+# chorales' progressions (README, "Melodies over chords"): at 1 its on-beat chord-tone share is 0.046 below
+# Bach's, at 0.8 within 0.03 of it (3 seeds) with every other target met; 0.85 misses on one seed of 3.
+CHORD_TEMPERATURE = 0.8
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,18 @@ class MelodyGenerator:
         """Whether the model reads the chord under each event (trained with --chords)."""
         return self.model.context is not None
 
+    @property
+    def default_temperature(self) -> float:
+        """CHORD_TEMPERATURE for a model that reads chords, else 1 (the softmax as trained)."""
+        return CHORD_TEMPERATURE if self.chords else 1.0
+
+    def progression(self, text: str, beats_per_chord: int | None = None, flag: str = "--chords") -> Progression:
+        """The progression of chord symbols (`chords.parse_progression`), a chord a bar of the run's meter by
+        default; `flag` names the input in the one-line errors ('--chords', or the API's 'chords')."""
+        num, den = self.time_signature
+        bar = num * 4 / den
+        return parse_progression(text, beats_per_chord, int(bar) if float(bar).is_integer() else 4, flag)[1]
+
     # -- token ids -------------------------------------------------------------------------------------------
     def encode_primer(self, primer: Melody) -> tuple[np.ndarray, int]:
         """The primer's ids (unknown events mapped to the nearest token) and the shift that put it in C: (P,), s."""
@@ -139,7 +155,7 @@ class MelodyGenerator:
         self,
         progression: Progression,
         n: int = 1,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         greedy: bool = False,
         top_k: int | None = None,
         seed: int | None = None,
@@ -147,13 +163,14 @@ class MelodyGenerator:
         """n melodies' ids, each filling the progression's beats exactly (or up to a gap no token fits).
 
         The progression is in the model's key (C major / A minor for a transposed run). Returns n id arrays
-        of their own lengths.
+        of their own lengths. `temperature` None: `default_temperature`.
         """
         from rnnkit.config import check_seed, check_temperature
         from rnnkit.memory import require_memory
 
         if n < 1:
             raise RnnkitError(f"-n must be >= 1, got {n}")
+        temperature = self.default_temperature if temperature is None else temperature
         check_temperature(temperature)
         if top_k is not None and top_k < 1:
             raise RnnkitError(f"--top-k must be >= 1, got {top_k}")
@@ -207,7 +224,7 @@ class MelodyGenerator:
         self,
         progression: Progression,
         n: int = 1,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         greedy: bool = False,
         top_k: int | None = None,
         seed: int | None = None,

@@ -632,7 +632,7 @@ def pretrained_path(chords: bool = False) -> Path:
 def evaluate(
     loaded: LoadedRun,
     num_pieces: int = 100,
-    temperature: float = 1.0,
+    temperature: float | None = None,
     top_k: int | None = None,
     seed: int = 0,
     held_out: list[Melody] | None = None,
@@ -648,7 +648,8 @@ def evaluate(
     turn, each as long as its piece (`MelodyGenerator.generate_over_ids`), and "chord_tones" holds the share of
     their notes that are chord tones (`chords.chord_tone_ratios`, pooled over notes) beside the held-out pieces'
     own share against their chords. A model trained with chords is measured on these melodies alone (every
-    metric); one without is the baseline: it fills the same beats deaf to the chords.
+    metric); one without is the baseline: it fills the same beats deaf to the chords. `temperature` None: the
+    generator's default (`MelodyGenerator.default_temperature`: lower for a model that reads chords).
     """
     from rnnkit.config import check_seed, check_temperature
     from rnnkit.memory import require_memory
@@ -658,6 +659,7 @@ def evaluate(
 
     if num_pieces < 1:
         raise RnnkitError(f"-n must be >= 1, got {num_pieces}")
+    temperature = loaded.generator.default_temperature if temperature is None else temperature
     check_temperature(temperature)
     check_seed(seed)
     if top_k is not None and top_k < 1:

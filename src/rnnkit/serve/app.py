@@ -5,16 +5,18 @@
     POST /api/names/sample    {n, temperature, top_k, top_p, prefix, novel, seed, max_length} -> {names, seed}
     POST /api/names/beam      {k, prefix, max_length} -> {names: [{name, log_prob}]}
     POST /api/names/score     {name} -> {name, chars, probs, end, log_prob}
-    POST /api/melody          {steps, temperature, top_k, key, tempo, instrument, seed, primer, track}
-                              -> {notes: [{pitch, start, duration}], ..., midi: base64}
+    POST /api/melody          {steps, temperature, top_k, key, tempo, instrument, seed, primer, track,
+                               chords, beats_per_chord, chord_instrument}
+                              -> {notes: [{pitch, start, duration}], chords: [{start, end, pitches, symbol}], ...,
+                                  midi: base64}
     POST /api/text            {prime, length, temperature, seed} -> text/plain, streamed as it is sampled
 
-Starlette routes the requests and pydantic models (schemas.py) check every parameter's bounds before a handler
-runs. Handlers are thin: each calls the Python API the CLI calls (NameGenerator.sample / beam / char_log_probs,
-MelodyGenerator.generate / write) in a worker thread, and each model is used under its own lock, so concurrent
-requests never share a model mid-step. Every error is a JSON object {"error": one line, "field": the parameter
-or null} with a 4xx status; nothing answers with a traceback. Starlette has no automatic API docs (nothing to
-fetch from a CDN) and sends nothing anywhere.
+Starlette routes the requests and pydantic models (schemas.py) check every parameter's bounds before a handler runs.
+Handlers are thin: each calls the Python API the CLI calls (NameGenerator.sample / beam / char_log_probs,
+MelodyGenerator.generate / progression / generate_over / write) in a worker thread, and each model is used under its
+own lock, so concurrent requests never share a model mid-step. Every error is a JSON object {"error": one line,
+"field": the parameter or null} with a 4xx status; nothing answers with a traceback. Starlette has no automatic API
+docs (nothing to fetch from a CDN) and sends nothing anywhere.
 """
 
 from __future__ import annotations
@@ -65,16 +67,19 @@ def create_app(
     text: TextStream | None = None,
     labels: dict[str, str] | None = None,
     allowed_hosts: list[str] | None = None,
+    chords=None,
 ) -> Starlette:
     """The app over a NameGenerator, a MelodyGenerator and a text stream function (each may be None: no tab).
 
-    labels: what the page calls each model ("surnames (bundled)"); allowed_hosts: the Host headers accepted
-    (None: any), so that a page on another site cannot reach a loopback server through DNS rebinding.
+    chords: the MelodyGenerator that writes melodies over chords on the melodies tab (None: no chords option; it
+    may be `music` itself). labels: what the page calls each model ("surnames (bundled)"); allowed_hosts: the
+    Host headers accepted (None: any), so that a page on another site cannot reach a loopback server through
+    DNS rebinding.
     """
     labels = labels or {}
     about = {
         "names": None if names is None else {"label": labels.get("names", "names"), "title_case": names.title_case},
-        "music": None if music is None else _music_info(music, labels.get("music", "melodies")),
+        "music": None if music is None else _music_info(music, chords, labels),
         "text": None if text is None else {"label": labels.get("text", "text")},
         "limits": {
             "names": schemas.MAX_NAMES,
@@ -84,6 +89,9 @@ def create_app(
             "prime": schemas.MAX_PRIME,
             "steps": schemas.MAX_STEPS,
             "upload": schemas.MAX_UPLOAD,
+            "chords_text": schemas.MAX_CHORDS_TEXT,
+            "chord_beats": schemas.MAX_CHORD_BEATS,
+            "beats_per_chord": schemas.MAX_BEATS_PER_CHORD,
         },
     }
 
@@ -94,7 +102,7 @@ def create_app(
     if names is not None:
         routes += _names_routes(names)
     if music is not None:
-        routes += _music_routes(music)
+        routes += _music_routes(music, chords)
     if text is not None:
         routes += _text_routes(text)
     middleware = [Middleware(Guard, allowed_hosts=allowed_hosts)]  # its headers go on every response, errors too
@@ -158,39 +166,75 @@ def _names_routes(gen) -> list[Route]:
 
 
 # -- melodies --------------------------------------------------------------------------------------------------
-def _music_info(gen, label: str) -> dict:
+def _music_info(gen, chords, labels: dict[str, str]) -> dict:
     from rnnkit.music.midi import GM_INSTRUMENTS
 
-    return {"label": label, "tempo": gen.tempo_bpm, "instruments": sorted(GM_INSTRUMENTS)}
+    over = None
+    if chords is not None:
+        over = {"label": labels.get("chords", "chords"), "temperature": chords.default_temperature}
+    return {
+        "label": labels.get("music", "melodies"),
+        "tempo": gen.tempo_bpm,
+        "temperature": gen.default_temperature,
+        "instruments": sorted(GM_INSTRUMENTS),
+        "chords": over,
+    }
 
 
-def _music_routes(gen) -> list[Route]:
-    from rnnkit.music.midi import instrument_program, read_midi_bytes
+def _music_routes(gen, chord_gen=None) -> list[Route]:
+    from rnnkit.music.midi import chord_blocks, instrument_program, read_midi_bytes
     from rnnkit.music.tokens import REST
 
-    lock = threading.Lock()
+    locks = {id(g): threading.Lock() for g in (gen, chord_gen) if g is not None}  # one per model (they may be one)
+
+    def over_chords(req: schemas.Melody, seed: int):
+        """The melody over req.chords, as `rnnkit music generate --chords` writes it (checks as its flags)."""
+        if chord_gen is None:
+            raise FieldError("chords: this server has no model for melodies over chords", "chords")
+        if req.primer is not None:
+            raise FieldError("primer: a primer cannot be combined with chords", "primer")
+        if "steps" in req.model_fields_set:
+            raise FieldError("steps: over chords the melody lasts as long as the chords; leave steps out", "steps")
+        try:
+            progression = chord_gen.progression(req.chords, req.beats_per_chord, flag="chords")
+        except RnnkitError as e:
+            raise FieldError(str(e), "chords") from None
+        if len(progression) > schemas.MAX_CHORD_BEATS:
+            raise FieldError(
+                f"chords: {len(progression)} beats, more than the {schemas.MAX_CHORD_BEATS} a melody may last", "chords"
+            )
+        temperature = chord_gen.default_temperature if req.temperature is None else req.temperature
+        with locks[id(chord_gen)]:
+            [generated] = chord_gen.generate_over(progression, 1, temperature, top_k=req.top_k, seed=seed)
+        return chord_gen, generated, temperature
 
     def melody(req: schemas.Melody) -> dict:
-        data = req.primer_bytes()
-        try:
-            prime = None if data is None else read_midi_bytes(data, "the primer", req.track)
-        except RnnkitError as e:
-            raise FieldError(str(e), "primer") from None
         seed = _seed(req.seed)
-        with lock:
-            [generated] = gen.generate(
-                1, req.steps, temperature=req.temperature, top_k=req.top_k, prime=prime, seed=seed
-            )
+        prime = None
+        if req.chords is not None:
+            model, generated, temperature = over_chords(req, seed)
+        else:
+            if req.beats_per_chord is not None:
+                raise FieldError("beats_per_chord: needs chords", "beats_per_chord")
+            data = req.primer_bytes()
+            try:
+                prime = None if data is None else read_midi_bytes(data, "the primer", req.track)
+            except RnnkitError as e:
+                raise FieldError(str(e), "primer") from None
+            model, temperature = gen, (gen.default_temperature if req.temperature is None else req.temperature)
+            with locks[id(gen)]:
+                [generated] = gen.generate(1, req.steps, temperature, top_k=req.top_k, prime=prime, seed=seed)
         # as `rnnkit music generate`: a primer lends its tempo and time signature unless a tempo is given
         tempo = req.tempo if req.tempo is not None else (prime.tempo_bpm if prime is not None else None)
         with tempfile.TemporaryDirectory(prefix="rnnkit-serve-") as folder:
-            [written] = gen.write(
+            [written] = model.write(
                 [generated],
                 Path(folder) / "melody.mid",
                 tempo_bpm=tempo,
                 key=req.key,
                 instrument=req.instrument,
                 time_signature=prime.time_signature if prime is not None else None,
+                chord_instrument=req.chord_instrument,
             )
             midi = written.midi.read_bytes()
         m = written.melody  # as written: in the output key, at its tempo
@@ -200,14 +244,18 @@ def _music_routes(gen) -> list[Route]:
             for p, s, d in zip(m.pitches, starts, m.durations, strict=True)
             if p != REST
         ]
+        blocks = [] if m.chords is None else chord_blocks(m.chords)  # the chord track as written, voiced
         return {
             "notes": notes,
+            "chords": [{"start": s, "end": e, "pitches": p, "symbol": c.symbol} for s, e, p, c in blocks],
             "events": len(m),
             "beats": m.total_beats,
             "key": m.key.name,
             "tempo": m.tempo_bpm,
             "time_signature": list(m.time_signature),
             "program": instrument_program(req.instrument),
+            "chord_program": instrument_program(req.chord_instrument),
+            "temperature": temperature,
             "seed": seed,
             "midi": base64.b64encode(midi).decode("ascii"),
         }

@@ -19,6 +19,9 @@ MAX_NAME_LENGTH = 100  # characters of a generated or scored name, and of a pref
 MAX_TEXT = 20_000  # characters of streamed text per request
 MAX_PRIME = 2_000  # characters of a text prime
 MAX_STEPS = 2_000  # events of a melody
+MAX_CHORDS_TEXT = 2_000  # characters of a chord progression
+MAX_CHORD_BEATS = 512  # beats of a progression (128 bars of 4/4): at most 2,048 sixteenths to draw, as MAX_STEPS
+MAX_BEATS_PER_CHORD = 16
 MAX_UPLOAD = 1_000_000  # bytes of a primer .mid
 MAX_BODY = 2 * MAX_UPLOAD  # bytes of any request body (the primer arrives base64-encoded: 4/3 of its size)
 MAX_SEED = 2**32 - 1
@@ -61,8 +64,8 @@ class TextStream(Request):
 
 
 class Melody(Request):
-    steps: int = Field(64, ge=1, le=MAX_STEPS)
-    temperature: Temperature = 1.0
+    steps: int = Field(64, ge=1, le=MAX_STEPS)  # without chords; over chords the melody lasts as long as they do
+    temperature: Temperature | None = None  # None: the model's default (1; over chords, the chord model's)
     top_k: TopK = None
     key: str | None = Field(None, max_length=32)  # e.g. G, 'F# minor', Bbm; None: C / Am, or the primer's key
     tempo: float | None = Field(None, ge=20, le=400, allow_inf_nan=False)  # quarter notes per minute
@@ -70,6 +73,14 @@ class Melody(Request):
     seed: Seed = None
     primer: str | None = Field(None, description="a .mid file, base64-encoded")
     track: int | None = Field(None, ge=0, le=255)  # MIDI track of the primer's melody
+    chords: str | None = Field(None, max_length=MAX_CHORDS_TEXT)  # 'C G/B Am F | Dm G C C', as --chords reads it
+    beats_per_chord: int | None = Field(None, ge=1, le=MAX_BEATS_PER_CHORD)  # None: a bar per chord
+    chord_instrument: str = Field("strings", min_length=1, max_length=40)  # of the chord track
+
+    @field_validator("chords")
+    @classmethod
+    def _chords(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else value
 
     @field_validator("key")
     @classmethod
@@ -81,7 +92,7 @@ class Melody(Request):
         Key.parse(value)  # ValueError -> 422 with its message
         return value
 
-    @field_validator("instrument")
+    @field_validator("instrument", "chord_instrument")
     @classmethod
     def _instrument(cls, value: str) -> str:
         from rnnkit.music.midi import instrument_program

@@ -19,14 +19,21 @@ def load_models(names_run=None, music_run=None, text_run=None) -> dict:
 
     text = load_text_stream(text_run) if text_run is not None else None  # refused first: it loads nothing
     names, music = load_names(names_run), load_music(music_run)
+    # over chords: the bundled chord model, or a given run as it was trained (as `rnnkit music generate RUN --chords`)
+    chords = load_music(None, chords=True) if music_run is None else music
     # the first draw compiles (or loads from numba's cache) the sampling kernels: before the first request
     names.sample(1, seed=0)
     music.generate(1, 2, seed=0)
+    chords.generate_over(chords.progression("C", 1), 1, seed=0)
     label = lambda run, bundled: bundled if run is None else Path(run).name  # noqa: E731
-    labels = {"names": label(names_run, "surnames (bundled)"), "music": label(music_run, "Bach chorales (bundled)")}
+    labels = {
+        "names": label(names_run, "surnames (bundled)"),
+        "music": label(music_run, "Bach chorales (bundled)"),
+        "chords": label(music_run, "Bach chorales with their chords (bundled)"),
+    }
     if text_run is not None:
         labels["text"] = Path(text_run).name
-    return {"names": names, "music": music, "text": text, "labels": labels}
+    return {"names": names, "music": music, "chords": chords, "text": text, "labels": labels}
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -269,34 +269,64 @@ async function primerOf(form) {
   return bytesToBase64(new Uint8Array(await file.arrayBuffer()));
 }
 
+function instrumentOptions(select, chosen) {
+  for (const name of info.music.instruments) select.append(new Option(name, name, name === chosen, name === chosen));
+}
+
 function setUpMusic() {
   const form = $("#music-form");
   const select = form.elements.instrument;
-  for (const name of info.music.instruments) select.append(new Option(name, name, name === "piano", name === "piano"));
+  instrumentOptions(select, "piano");
+  instrumentOptions(form.elements.chord_instrument, "strings");
   form.elements.tempo.placeholder = String(Math.round(info.music.tempo));
   addErrorSlots(form);
+  // Over chords (when the server has a chord model): the melody lasts as long as the chords, so steps and a
+  // primer do not apply, and the temperature's default is the chord model's.
+  const overChords = () => info.music.chords !== null && form.elements.chords.value.trim() !== "";
+  const showMode = () => {
+    const over = overChords();
+    form.elements.steps.disabled = over;
+    form.elements.primer.disabled = over;
+    form.elements.beats_per_chord.disabled = !over;
+    form.elements.chord_instrument.disabled = !over;
+    form.elements.temperature.placeholder = String(over ? info.music.chords.temperature : info.music.temperature);
+    $("#music-label").textContent = over ? info.music.chords.label : info.music.label;
+  };
+  if (info.music.chords) {
+    form.querySelector(".chord-controls").hidden = false;
+    form.elements.chords.addEventListener("input", showMode);
+  }
+  showMode();
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     stopPlaying();
     busy(form, async () => {
       const key = form.elements.key.value.trim();
-      const data = await postJSON("/api/melody", {
-        steps: numberOf(form, "steps"),
+      const common = {
         temperature: numberOf(form, "temperature"),
         key: key === "" ? null : key,
         tempo: numberOf(form, "tempo"),
         instrument: select.value,
         seed: numberOf(form, "seed"),
-        primer: await primerOf(form),
-      });
+      };
+      const request = overChords()
+        ? {
+            ...common,
+            chords: form.elements.chords.value,
+            beats_per_chord: numberOf(form, "beats_per_chord"),
+            chord_instrument: form.elements.chord_instrument.value,
+          }
+        : { ...common, steps: numberOf(form, "steps"), primer: await primerOf(form) };
+      const data = await postJSON("/api/melody", request);
       melody = data;
       drawRoll(data);
       offerDownload(data);
       $("#music-play").disabled = false;
+      const over = data.chords.length ? ` over ${data.chords.length} chords` : "";
       $("#music-summary").textContent =
-        `${data.events} events (${data.notes.length} notes), ${data.beats} beats, ${data.key}, ` +
-        `${Math.round(data.tempo)} bpm, seed ${data.seed}`;
+        `${data.events} events (${data.notes.length} notes), ${data.beats} beats${over}, ${data.key}, ` +
+        `${Math.round(data.tempo)} bpm, temperature ${data.temperature}, seed ${data.seed}`;
     });
   });
   $("#music-play").addEventListener("click", () => play(melody));
@@ -314,7 +344,8 @@ function offerDownload(data) {
   link.removeAttribute("aria-disabled");
 }
 
-// The piano roll: one row per semitone (black keys shaded), a line per beat and per bar, a rectangle per note.
+// The piano roll: one row per semitone (black keys shaded), a line per beat and per bar, a rectangle per note;
+// under the melody, the chord track as the MIDI file voices it (as `rnnkit music generate --png` draws it).
 const ROLL = { left: 34, row: 11, beat: 36, pad: 2 };
 
 function svg(tag, attributes) {
@@ -325,7 +356,7 @@ function svg(tag, attributes) {
 
 function drawRoll(data) {
   const roll = $("#piano-roll");
-  const pitches = data.notes.map((n) => n.pitch);
+  const pitches = [...data.notes.map((n) => n.pitch), ...data.chords.flatMap((c) => c.pitches)];
   const low = (pitches.length ? Math.min(...pitches) : 60) - ROLL.pad;
   const high = (pitches.length ? Math.max(...pitches) : 72) + ROLL.pad;
   const width = ROLL.left + Math.max(1, data.beats) * ROLL.beat + 10;
@@ -348,6 +379,16 @@ function drawRoll(data) {
     const x = ROLL.left + b * ROLL.beat;
     const isBar = Math.abs(b / barBeats - Math.round(b / barBeats)) < 1e-9;
     parts.push(svg("line", { class: isBar ? "bar" : "beat", x1: x, x2: x, y1: 0, y2: height }));
+  }
+  for (const chord of data.chords) {
+    const x = ROLL.left + chord.start * ROLL.beat;
+    const width = Math.max(2, (chord.end - chord.start) * ROLL.beat - 1);
+    for (const p of chord.pitches) {
+      parts.push(svg("rect", { class: "chord", x, y: y(p) + 1, width, height: ROLL.row - 2, rx: 1 }));
+    }
+    const label = svg("text", { class: "chord-label", x: x + 2, y: y(Math.max(...chord.pitches)) - 3 });
+    label.textContent = chord.symbol;
+    parts.push(label);
   }
   data.notes.forEach((n, i) => {
     parts.push(
@@ -397,26 +438,31 @@ async function play(data) {
   soften.type = "lowpass";
   soften.frequency.value = 3000;
   out.connect(soften).connect(audio.destination);
-  const { wave, sustain, decay } = timbre(data.program);
   const secondsPerBeat = 60 / data.tempo;
   const t0 = audio.currentTime + 0.08;
-  for (const n of data.notes) {
-    const start = t0 + n.start * secondsPerBeat;
-    const end = start + n.duration * secondsPerBeat;
+  const sound = (pitch, beat, beats, level, { wave, sustain, decay }) => {
+    const start = t0 + beat * secondsPerBeat;
+    const end = start + beats * secondsPerBeat;
     const osc = audio.createOscillator();
     osc.type = wave;
-    osc.frequency.value = 440 * 2 ** ((n.pitch - 69) / 12);
+    osc.frequency.value = 440 * 2 ** ((pitch - 69) / 12);
     const env = audio.createGain();
     env.gain.setValueAtTime(0, start);
-    env.gain.linearRampToValueAtTime(0.3, start + 0.012);
-    env.gain.setTargetAtTime(0.3 * sustain, start + 0.012, decay / 3);
+    env.gain.linearRampToValueAtTime(level, start + 0.012);
+    env.gain.setTargetAtTime(level * sustain, start + 0.012, decay / 3);
     env.gain.setTargetAtTime(0, Math.max(start + 0.02, end - 0.03), 0.02);
     osc.connect(env).connect(out);
     osc.start(start);
     osc.stop(end + 0.15);
-    voices.push(osc);
-  }
-  voices.at(-1)?.addEventListener("ended", stopPlaying);
+    voices.push({ osc, end });
+  };
+  const melodyTimbre = timbre(data.program);
+  const chordTimbre = timbre(data.chord_program);
+  for (const n of data.notes) sound(n.pitch, n.start, n.duration, 0.3, melodyTimbre);
+  for (const c of data.chords) for (const p of c.pitches) sound(p, c.start, c.end - c.start, 0.06, chordTimbre);
+  const last = voices.reduce((a, b) => (a === null || b.end > a.end ? b : a), null); // chords may outlast notes
+  voices = voices.map((v) => v.osc);
+  last?.osc.addEventListener("ended", stopPlaying);
   $("#music-stop").disabled = false;
   const head = $("#piano-roll .playhead");
   head.setAttribute("visibility", "visible");
