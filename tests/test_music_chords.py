@@ -168,7 +168,7 @@ KEY_CASES = [
 
 @pytest.mark.parametrize("beats", [None, 1, 2])
 def test_the_key_of_a_progression_hears_its_tonic_and_cadences(beats):
-    """50 progressions in 18 keys, a bar, a beat or two beats a chord: the key is the one a musician names (the
+    """50 progressions in 16 keys, a bar, a beat or two beats a chord: the key is the one a musician names (the
     pitch classes alone take C-major ii-V-I and V-I for G major and E-Am for E major)."""
     wrong = []
     for text, key in KEY_CASES:
