@@ -383,3 +383,14 @@ def test_a_chord_model_draws_at_its_own_default_temperature(tmp_path, capsys):
     for action, says in (("generate", "trained with chords, such as the bundled one: 0.8"), ("eval", "1; 0.8 for")):
         assert cli.main(["music", action, "--help"]) == 0
         assert says in " ".join(capsys.readouterr().out.split())
+
+
+def test_melodies_over_chords_are_in_the_chords_key(tmp_path):
+    """Every melody over a progression carries the chords' key, not a guess from its own few notes (which names
+    E minor, G major or A minor for melodies over a plain C-major progression); written out it is in the
+    progression's own key."""
+    gen = load(None, chords=True)
+    for text, key in [("C G/B Am F | Dm G C C", "C major"), ("Am Dm E Am", "A minor"), ("G C D G", "G major")]:
+        melodies = gen.generate_over(parse_progression(text, 1)[1], 20, seed=0)
+        written = gen.write(melodies, tmp_path / "k.mid")
+        assert {w.melody.key.name for w in written} == {key}, text
