@@ -26,7 +26,8 @@ class DataConfig:
     shift_rows: bool = False  # --stream: start the rows at a random offset in [0, seq_length) each epoch
 
 
-STREAM_FIELDS = {"stream", "seq_length", "shift_rows"}  # data fields added with --stream: runs written before may lack them
+# data fields added with --stream (and later): runs written before may lack them
+STREAM_FIELDS = {"stream", "seq_length", "shift_rows"}
 # config.json's "stream" section of a --stream run: the lengths of its cached streams and its vocabulary size
 STREAM_SECTION = {"train_chars": "int", "val_chars": "int", "vocab_size": "int"}
 
