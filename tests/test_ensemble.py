@@ -192,3 +192,28 @@ def test_an_ensemble_of_stream_runs_continues_a_prime_and_evaluates_with_each_st
     code, a, _ = run_cli(capsys, *argv, "--seed", "7")
     assert code == 0 and a.startswith("the ") and len(a) == len("the ") + 40 + 1
     assert a == run_cli(capsys, *argv, "--seed", "7")[1]
+
+
+def test_names_quality_reports_each_members_and_the_ensembles_test_nll(tiny_run, second_run, names_file, capsys):
+    """benchmarks/names_quality.py --members trains nothing and prints each run's test NLL and their ensemble's."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import names_quality
+
+    runs = [str(tiny_run), str(second_run)]
+    assert names_quality.main(["--test", str(names_file), "--members", *runs]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    items = names_file.read_text().split()
+    alone = [text_train.load(run).evaluate(items)["nll"] for run in runs]
+    assert [m["run"] for m in result["members"]] == runs and result["ensemble"]["runs"] == runs
+    assert [m["test_nll"] for m in result["members"]] == [round(x, 4) for x in alone]
+    assert result["ensemble"]["test_nll"] == round(text_train.load(runs).evaluate(items)["nll"], 4)
+    assert result["members"][1]["steps"] == 20
+    # -log mean_k p_k <= mean_k -log p_k at every character (Jensen), so the mixture beats the members' mean
+    assert result["ensemble"]["test_nll"] <= np.mean(alone) + 1e-4
+    with pytest.raises(SystemExit) as stop:  # argparse's usage error
+        names_quality.main(["--test", str(names_file), "--members", *runs, "--train", str(names_file)])
+    assert stop.value.code == 2
+    assert "--train cannot apply with --members" in capsys.readouterr().err
