@@ -251,9 +251,11 @@ class StreamTask:
         seq_length: int,
         world_size: int = 1,
         eval_rows: int | None = None,
+        shift_rows: bool = False,
     ):
         self.model, self.generator = model, generator
-        self.batcher = StreamBatcher(train, config.batch_size * world_size, seq_length)
+        shift_seed = config.seed if shift_rows else None
+        self.batcher = StreamBatcher(train, config.batch_size * world_size, seq_length, shift_seed)
         self.val, self.eval_rows = val, eval_rows
 
     def next_batch(self) -> Batch:
@@ -422,7 +424,8 @@ def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary, train_ids, val
     model = TokenModel(model_cfg, len(vocab), seed=train_cfg.seed, dtype=model_dtype(engine_cfg))
     generator = TextGenerator(model, vocab)
     seq_length = config["data"]["seq_length"]
-    task = StreamTask(model, generator, train_ids, val_ids, train_cfg, seq_length, world.size)
+    shift_rows = config["data"].get("shift_rows", False)  # get: runs from before --shift-rows
+    task = StreamTask(model, generator, train_ids, val_ids, train_cfg, seq_length, world.size, shift_rows=shift_rows)
     engine = make_engine(engine_cfg, model, train_cfg, world)
     return Trainer(train_cfg, task, run, engine=engine)
 

@@ -134,8 +134,8 @@ def read_run_config(run: RunDir) -> dict[str, Any]:
     check_engine(config.get("engine", {}), f"{where}: engine")
     if data.stream:
         check_stream(config, where)
-    elif "stream" in config or data.seq_length is not None:
-        raise RnnkitError(f"{where}: a stream section or data.seq_length, but data.stream is false")
+    elif "stream" in config or data.seq_length is not None or data.shift_rows:
+        raise RnnkitError(f"{where}: a stream section, data.seq_length or data.shift_rows, but data.stream is false")
     return config
 
 
@@ -188,8 +188,9 @@ def train(
             config,
         ):
             return _run(trainer, config, log, progress)
-    if data.seq_length is not None:
-        raise RnnkitError("--seq-length is for --stream runs (a list of names is read one item at a time)")
+    if data.seq_length is not None or data.shift_rows:
+        flag = "--seq-length" if data.seq_length is not None else "--shift-rows"
+        raise RnnkitError(f"{flag} is for --stream runs (a list of names is read one item at a time)")
     run = RunDir(out)
     config = {
         "kind": "text",
