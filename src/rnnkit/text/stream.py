@@ -38,6 +38,7 @@ from rnnkit.engines.distributed import world_from_env
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.lm.batches import StreamBatcher, stream_eval_batches, stream_layout
 from rnnkit.lm.config import ModelConfig
+from rnnkit.lm.ensemble import Ensemble
 from rnnkit.lm.evaluate import stream_nll
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.sample import continue_ids
@@ -284,9 +285,12 @@ class StreamTask:
 
 
 class TextGenerator:
-    """A model trained on a stream, with its vocabulary: continue a prime, and score text with the state carried."""
+    """A model trained on a stream, with its vocabulary: continue a prime, and score text with the state carried.
 
-    def __init__(self, model: TokenModel, vocab: Vocabulary):
+    The model may be an `rnnkit.lm.ensemble.Ensemble` of several, each member carrying its own state.
+    """
+
+    def __init__(self, model: TokenModel | Ensemble, vocab: Vocabulary):
         self.model, self.vocab = model, vocab
         model.eval()
 
