@@ -9,6 +9,13 @@ train file (the default --val-fraction), never taken from the test file. Prints 
 
 On a loaded machine a time budget trains fewer steps than on a quiet one. `--max-time 0` trains by steps alone:
 fit them to the budget with benchmarks/step_time.py, then pass them on, e.g. `--max-time 0 -- --max-steps 15059`.
+
+An ensemble of runs already trained: `--members RUN [RUN ...]` trains nothing and evaluates each run alone and
+all of them together (the mixture of their next-character distributions, `rnnkit text eval RUN RUN ...`) on
+--test, in one JSON line:
+
+    python benchmarks/names_quality.py --test ../shared/data/bench/names.test.txt \
+        --members runs/names-s0 runs/names-s1 runs/names-s2
 """
 
 from __future__ import annotations
@@ -31,12 +38,22 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in argv:
         argv, extra = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train", required=True, help="training file, one name per line")
+    p.add_argument("--train", help="training file, one name per line (needed unless --members)")
     p.add_argument("--test", required=True, help="test file, one name per line")
     p.add_argument("--max-time", type=float, default=600, help="training seconds, 0: none (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default: %(default)s)")
     p.add_argument("--out", help="run directory (default: runs/bench-<train>-<timestamp>)")
+    p.add_argument(
+        "--members", nargs="+", metavar="RUN", help="train nothing: the test NLL of each run and of their ensemble"
+    )
     args = p.parse_args(argv)
+    if args.members:
+        for given, flag in ((args.train, "--train"), (args.out, "--out"), (extra, "flags after --")):
+            if given:
+                p.error(f"{flag} cannot apply with --members (which trains nothing)")
+        return evaluate_members(args.members, args.test, args.threads)
+    if args.train is None:
+        p.error("--train is required (or --members, to evaluate runs already trained)")
     out = args.out or f"runs/bench-{Path(args.train).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     train_argv = [
         "text",
@@ -80,6 +97,50 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     return 0
+
+
+def evaluate_members(runs: list[str], test: str, threads: int) -> int:
+    """Print one JSON line: each run's test NLL alone, and their ensemble's."""
+    from threadpoolctl import threadpool_limits
+
+    from rnnkit.errors import RnnkitError
+
+    items = read_items(test)
+    try:
+        with threadpool_limits(limits=threads):
+            members = [{"run": run, **_test_figures(load(run).evaluate(items)), **_training(run)} for run in runs]
+            ensemble = _test_figures(load(runs).evaluate(items))
+    except RnnkitError as e:
+        print(f"names_quality.py: error: {e}", file=sys.stderr)
+        return 2
+    print(
+        json.dumps(
+            {
+                "test": test,
+                "members": members,
+                "ensemble": {"runs": runs, **ensemble},
+                "threads": threads,
+                "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
+                "date": time.strftime("%Y-%m-%d"),
+            }
+        )
+    )
+    return 0
+
+
+def _test_figures(result: dict) -> dict:
+    return {"test_nll": round(result["nll"], 4), "test_bpc": round(result["bpc"], 4)}
+
+
+def _training(run: str) -> dict:
+    """A run's best validation NLL and the steps it trained, from its metrics.jsonl (when it has one)."""
+    from rnnkit.rundir import RunDir
+
+    rows = RunDir(run).read_metrics()
+    if not rows:
+        return {}
+    vals = [m["val_loss"] for m in rows if m.get("val_loss") is not None]
+    return {"best_val_nll": round(min(vals), 4) if vals else None, "steps": rows[-1]["step"]}
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         argv, extra = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("text", help="a UTF-8 text file (e.g. ../shared/data/bench/tinyshakespeare.txt)")
-    p.add_argument("--max-time", type=float, default=600, help="training seconds (default: %(default)s)")
+    p.add_argument(
+        "--max-time", type=float, default=600, help="training seconds, 0: by --max-steps after -- (default: 600)"
+    )
     p.add_argument("--threads", type=int, default=2, help="BLAS threads (default: %(default)s)")
     p.add_argument("--test-fraction", type=float, default=0.1, help="the last part tested (default: %(default)s)")
     p.add_argument("--prime", default="\n", help="start of the sample printed (default: a newline)")
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         train_file.write_text(text[:split], encoding="utf-8")
         test_file.write_text(text[split:], encoding="utf-8")
         train_argv = ["text", "train", "--data", str(train_file), "--stream", "--val-data", str(test_file)]
-        train_argv += ["--out", out, "--max-time", str(args.max_time), "--threads", str(args.threads), "--quiet"]
+        train_argv += ["--out", out, "--threads", str(args.threads), "--quiet"]
+        train_argv += ["--max-time", str(args.max_time)] if args.max_time > 0 else []  # 0: by --max-steps alone
         start = time.perf_counter()
         code = cli.main([*train_argv, *extra])
         if code != 0:

@@ -81,6 +81,51 @@ def test_stream_batcher_resumes_where_it_stopped():
             assert np.array_equal(x, y)
 
 
+def test_shifted_rows_start_at_a_new_offset_each_epoch_and_read_the_tokens_as_a_ring():
+    """--shift-rows: epoch 0 is the plain layout; epoch e starts row b at b L + o_e (o_e in [0, T), from the seed and
+    e), rows still continue step to step, the last one runs over the end into the start; and it resumes exactly."""
+    tokens = np.arange(1000)  # each value is its position
+    B, T = 3, 10
+    plain, shifted = StreamBatcher(tokens, B, T), StreamBatcher(tokens, B, T, shift_seed=7)
+    ring = B * plain.row_length + 1  # the tokens a layout reads
+    offsets = []
+    for epoch in range(6):
+        for s in range(plain.steps_per_epoch):
+            a, (inputs, targets, reset) = plain.next_batch(), shifted.next_batch()
+            assert reset == a[2] == (s == 0)
+            if epoch == 0:
+                assert np.array_equal(a[0], inputs) and np.array_equal(a[1], targets)
+            if s == 0:
+                offsets.append(int(inputs[0, 0]))
+            o = offsets[-1]
+            for b in range(B):
+                start = b * plain.row_length + o + s * T
+                assert inputs[:, b].tolist() == [(start + t) % ring for t in range(T)]
+                assert targets[:, b].tolist() == [(start + t + 1) % ring for t in range(T)]
+    assert offsets[0] == 0 and all(0 <= o < T for o in offsets) and len(set(offsets[1:])) > 1
+    again = StreamBatcher(tokens, B, T, shift_seed=7)
+    again.load_state_dict(json.loads(json.dumps(shifted.state_dict())))
+    for x, y in zip(shifted.next_batch(), again.next_batch(), strict=True):
+        assert np.array_equal(x, y)
+    with pytest.raises(DataError, match="shift_seed"):
+        StreamBatcher(tokens, B, T).load_state_dict(shifted.state_dict())
+
+
+def test_shift_rows_is_recorded_by_a_stream_run_and_refused_without_stream(tmp_path, prose_file, capsys):
+    assert _train(tmp_path / "shifted", prose_file, 3, "--shift-rows", "--seed", "5") == 0
+    config = json.loads((tmp_path / "shifted" / "config.json").read_text())
+    assert config["data"]["shift_rows"] is True
+    gen = text_train.load(tmp_path / "shifted")
+    ids = stream.load_ids(tmp_path / "shifted" / stream.TRAIN_IDS)
+    from rnnkit.config import TrainConfig
+
+    task = stream.StreamTask(gen.model, gen, ids, ids[:0], TrainConfig(batch_size=4, seed=5), 16, shift_rows=True)
+    assert task.batcher.shift_seed == 5
+    argv = ["text", "train", "--data", str(prose_file), "--out", str(tmp_path / "lines"), "--shift-rows"]
+    assert cli.main([*argv, *TINY]) == 2
+    assert "--shift-rows is for --stream runs" in capsys.readouterr().err
+
+
 def test_a_stream_too_short_for_one_batch_is_refused():
     """B rows of T + 1 tokens must fit, else a DataError says which settings to lower."""
     with pytest.raises(DataError, match="too few for one batch"):

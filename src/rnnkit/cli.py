@@ -124,7 +124,6 @@ BEAM_EXCLUDES = (  # sampling flags a beam search cannot honour: (flag, attribut
 def text_sample(args: argparse.Namespace) -> int:
     from rnnkit.errors import RnnkitError
     from rnnkit.text.stream import TextGenerator
-    from rnnkit.text.train import load
 
     if args.beam is not None:
         for flag, name in BEAM_EXCLUDES:
@@ -136,7 +135,7 @@ def text_sample(args: argparse.Namespace) -> int:
     temperature = 1.0 if args.temperature is None else args.temperature
     greedy = args.greedy or temperature == 0
     n = args.n if args.n is not None else (1 if greedy else 20)
-    gen = load(args.run)
+    gen = load_runs(args.run)
     if isinstance(gen, TextGenerator):
         return _sample_stream(gen, args, temperature, greedy)
     if args.length is not None:
@@ -199,26 +198,28 @@ def text_eval(args: argparse.Namespace) -> int:
 
     from rnnkit.text.data import read_items
     from rnnkit.text.stream import TextGenerator
-    from rnnkit.text.train import load
 
-    gen = load(args.run)
+    gen = load_runs(args.run)
+    runs = {"runs": args.run}  # which runs were read (several: their ensemble)
     if isinstance(gen, TextGenerator):
         result = gen.evaluate_file(args.data, progress=True)
         if args.json:
-            print(json.dumps(result))
+            print(json.dumps({**result, **runs}))
         else:
             print(
-                f"{result['chars']:,} characters, {result['predictions']:,} predictions, the state carried "
+                f"{_ensemble_of(args.run)}{result['chars']:,} characters, {result['predictions']:,} predictions, "
+                "the state carried "
                 f"({result['rows']} row{'s' if result['rows'] > 1 else ''}): "
                 f"{result['nll']:.4f} nats/char, {result['bpc']:.4f} bits/char, perplexity {result['perplexity']:.3f}"
             )
         return 0
     result = gen.evaluate(read_items(args.data))
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({**result, **runs}))
     else:
         print(
-            f"{result['items']} items, {result['chars']} predictions: {result['nll']:.4f} nats/char, "
+            f"{_ensemble_of(args.run)}{result['items']} items, {result['chars']} predictions: "
+            f"{result['nll']:.4f} nats/char, "
             f"{result['bpc']:.4f} bits/char, perplexity {result['perplexity']:.3f}"
         )
     return 0
@@ -227,11 +228,12 @@ def text_eval(args: argparse.Namespace) -> int:
 def text_score(args: argparse.Namespace) -> int:
     from rnnkit.errors import RnnkitError
     from rnnkit.text.stream import TextGenerator
-    from rnnkit.text.train import load
 
-    gen = load(args.run)
+    gen = load_runs(args.run)
     if isinstance(gen, TextGenerator):
-        raise RnnkitError(f"{args.run} is a --stream run: score a text with `rnnkit text eval {args.run} --data FILE`")
+        runs = " ".join(args.run)
+        what = "is a --stream run" if len(args.run) == 1 else "are --stream runs"
+        raise RnnkitError(f"{runs} {what}: score a text with `rnnkit text eval {runs} --data FILE`")
     if args.chars:
         for name in args.names:
             s = gen.char_log_probs(name)
@@ -242,6 +244,23 @@ def text_score(args: argparse.Namespace) -> int:
         print(f"{s.name}\t{s.log_prob:.4f}")
     return 0
 
+
+def load_runs(runs: list[str]):
+    """The generator of one run directory, of the ensemble of several, or (none) of the bundled surnames model."""
+    from rnnkit.text.train import load
+
+    return load(runs if len(runs) > 1 else runs[0] if runs else None)
+
+
+def _ensemble_of(runs: list[str]) -> str:
+    return f"ensemble of {len(runs)} runs: " if len(runs) > 1 else ""
+
+
+ENSEMBLE_HELP = (
+    "Several run directories make an ensemble: the next character's distribution is the mean of the runs' "
+    "(each carrying its own state), and everything below works on it as on one model. The runs must share "
+    "one vocabulary and one kind (names or --stream)."
+)
 
 MAX_THREADS = 1024
 
@@ -291,9 +310,14 @@ def add_text(sub) -> None:
         "sample",
         help="invent names, or continue a text (a --stream run)",
         description="Invent names with a name model, or, with a --stream run, continue --prime for --length "
-        "characters, written as they are drawn.",
+        f"characters, written as they are drawn. {ENSEMBLE_HELP}",
     )
-    p.add_argument("run", nargs="?", help="run directory (default: the bundled surnames model)")
+    p.add_argument(
+        "run",
+        nargs="*",
+        metavar="RUN",
+        help="run directory, or several for their ensemble (default: the bundled surnames model)",
+    )
     p.add_argument("-n", type=int, help="how many names (default: 20; 1 with --greedy) or texts (default: 1)")
     p.add_argument("--temperature", type=float, help="<1 safer, >1 wilder, 0 = greedy; 0 or 0.01 to 100 (default: 1)")
     p.add_argument("--top-k", type=int, help="draw only from the k most likely characters")
@@ -316,20 +340,30 @@ def add_text(sub) -> None:
     p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_sample)
 
-    p = text.add_parser("eval", help="negative log-likelihood of a file of names (or of a text) under a model")
-    p.add_argument("run", help="run directory")
+    p = text.add_parser(
+        "eval",
+        help="negative log-likelihood of a file of names (or of a text) under a model",
+        description=f"The mean negative log-likelihood per character of --data under a model. {ENSEMBLE_HELP}",
+    )
+    p.add_argument("run", nargs="+", metavar="RUN", help="run directory, or several for their ensemble")
     p.add_argument("--data", required=True, help="UTF-8 file: one item per line, or any text for a --stream run")
     p.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object: nll, bpc, perplexity, items, chars (a --stream run: chars, predictions)",
+        help="print one JSON object: nll, bpc, perplexity, items, chars (a --stream run: chars, predictions, "
+        "rows), and runs, the run directories read",
     )
     p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_eval)
 
-    p = text.add_parser("score", help="log-probability of given names")
-    p.add_argument("run", nargs="?", help="run directory; '-' or leave out for the bundled surnames model")
-    p.add_argument("names", nargs="+", help="names to score")
+    p = text.add_parser(
+        "score",
+        help="log-probability of given names",
+        description="The natural-log probability of each name, its end included. The leading words that are "
+        f"folders are run directories; '-' or none: the bundled surnames model. {ENSEMBLE_HELP}",
+    )
+    p.add_argument("run", nargs="*", metavar="RUN", help="run directory, or several for their ensemble")
+    p.add_argument("names", nargs="+", metavar="NAME", help="names to score")
     p.add_argument(
         "--chars",
         action="store_true",
@@ -417,8 +451,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(e.code or 0)
     if getattr(args, "action", None) == "train":
         args.given_options = given_options(parser, argv)
-    if getattr(args, "command", None) == "text" and args.action == "score" and args.run is not None:
-        _score_run_or_name(args)
+    if getattr(args, "command", None) == "text" and args.action == "score":
+        _score_runs_and_names(args)
     handler: Callable[[argparse.Namespace], int] = args.handler
     from rnnkit.memory import reuse_freed_memory
 
@@ -447,15 +481,25 @@ def _silence_stdout() -> None:
         pass
 
 
-def _score_run_or_name(args: argparse.Namespace) -> None:
-    """`rnnkit text score Smith Jones` scores with the bundled model: a first word that is no folder is a name."""
+def _score_runs_and_names(args: argparse.Namespace) -> None:
+    """Split `rnnkit text score [RUN ...] NAME ...`: the leading words that are folders are runs, the rest names.
+
+    So `rnnkit text score Smith Jones` scores with the bundled model, and so does `rnnkit text score - Smith`.
+    """
     import os
 
-    if args.run == "-":
-        args.run = None
-    elif not os.path.isdir(args.run):
-        args.names = [args.run, *args.names]
-        args.run = None
+    from rnnkit.errors import RnnkitError
+
+    words = [*args.run, *args.names]
+    if words[0] == "-":
+        args.run, args.names = [], words[1:]
+    else:
+        runs = 0
+        while runs < len(words) and os.path.isdir(words[runs]):
+            runs += 1
+        args.run, args.names = words[:runs], words[runs:]
+    if not args.names:
+        raise RnnkitError("no names to score: give them after the run directories")
 
 
 def _threads(n: int | None):

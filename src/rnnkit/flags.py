@@ -48,5 +48,7 @@ HELP = {
     "stream": "read --data as one stream of characters (prose, code, lyrics) and learn it with truncated BPTT, "
     "instead of one item per line",
     "seq_length": "--stream: characters each row reads per step, the length of truncated BPTT (100 when not given)",
+    "shift_rows": "--stream: each epoch after the first, start the rows at a random offset below --seq-length "
+    "(from --seed), so truncated BPTT cuts the text in new places",
 }
 THREADS_HELP = "BLAS threads (default: the library's choice)"

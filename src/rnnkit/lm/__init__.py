@@ -6,6 +6,7 @@
     batches.py   padded time-major batches of whole sequences, for training and for evaluation
     sample.py    the logit filters (temperature, top-k, top-p) and the draw of the next ids
     evaluate.py  log-likelihoods (of sequences, and of each token) and the mean negative log-likelihood per token
+    ensemble.py  Ensemble: several token models read as one, the mixture of their next-token distributions
 
 The names (`rnnkit.text`) and the melodies (`rnnkit.music`) import this package, never each other; it imports
 only the engine (`rnnkit.nn`, `rnnkit.kernels`).

@@ -53,11 +53,15 @@ class StreamBatcher:
     and the caller carries the recurrent state from one to the next (char-rnn, torch-rnn). An epoch is L // T
     steps; then the rows start over, and `next_batch` says so, so the caller resets the carried state.
 
+    shift_seed: when given, every epoch after the first starts its rows o tokens later, o drawn in [0, T) from
+    (shift_seed, epoch), and reads the B L + 1 tokens it uses as a ring, so the cuts of truncated BPTT fall in other
+    places each epoch while the steps per epoch stay L // T (the last row runs over the end into the start).
+
     `state_dict()` is JSON-serialisable; after `load_state_dict` the next batches are those an uninterrupted
     batcher would have served. `tokens` may be a read-only memory map: only the served windows are read.
     """
 
-    def __init__(self, tokens: np.ndarray, batch_size: int, seq_length: int):
+    def __init__(self, tokens: np.ndarray, batch_size: int, seq_length: int, shift_seed: int | None = None):
         if batch_size < 1 or seq_length < 1:
             raise DataError(f"batch size and sequence length must be >= 1, got {batch_size} and {seq_length}")
         N = len(tokens)
@@ -67,6 +71,7 @@ class StreamBatcher:
                 f"rows x --seq-length {seq_length} (+ 1); lower them or give more text"
             )
         self.tokens, self.batch_size, self.seq_length = tokens, batch_size, seq_length
+        self.shift_seed = shift_seed
         self.row_length = (N - 1) // batch_size  # L
         self.steps_per_epoch = self.row_length // seq_length
         self.epoch = 0  # the epoch the next batch comes from
@@ -78,11 +83,20 @@ class StreamBatcher:
             self.epoch += 1
             self.position = 0
         T, L = self.seq_length, self.row_length
-        starts = np.arange(self.batch_size) * L + self.position * T  # (B,)
-        window = np.asarray(self.tokens[np.arange(T + 1)[:, None] + starts], dtype=np.int64)  # (T+1, B)
+        starts = np.arange(self.batch_size) * L + self.offset() + self.position * T  # (B,)
+        index = np.arange(T + 1)[:, None] + starts  # (T+1, B)
+        if self.shift_seed is not None:
+            index %= self.batch_size * L + 1  # the ring of the tokens read: the last row goes on at the start
+        window = np.asarray(self.tokens[index], dtype=np.int64)  # (T+1, B)
         reset = self.position == 0
         self.position += 1
         return window[:-1], window[1:], reset
+
+    def offset(self) -> int:
+        """Where this epoch's rows start, past b L: 0 unless shifting, and always 0 in the first epoch."""
+        if self.shift_seed is None or self.epoch == 0:
+            return 0
+        return int(np.random.default_rng([self.shift_seed, self.epoch]).integers(self.seq_length))
 
     def state_dict(self) -> dict:
         return {
@@ -91,6 +105,7 @@ class StreamBatcher:
             "num_tokens": len(self.tokens),
             "batch_size": self.batch_size,
             "seq_length": self.seq_length,
+            "shift_seed": self.shift_seed,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -98,8 +113,9 @@ class StreamBatcher:
             ("num_tokens", len(self.tokens)),
             ("batch_size", self.batch_size),
             ("seq_length", self.seq_length),
+            ("shift_seed", self.shift_seed),
         ):
-            if state[key] != mine:
+            if state.get(key) != mine:  # get: a state saved before shifting existed has no shift_seed (None)
                 raise DataError(f"cannot resume: the saved {key} is {state[key]}, now {mine} (has the data changed?)")
         if not 0 <= state["position"] <= self.steps_per_epoch:
             raise DataError(f"cannot resume batching: position {state['position']} is outside the epoch")

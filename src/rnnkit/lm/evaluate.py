@@ -2,7 +2,8 @@
 
 Whole sequences are read from the boundary and scored on their tokens and their end (the boundary again), as
 the batches of `rnnkit.lm.batches` frame them; a stream is read with its state carried (`stream_nll`). The
-model should be in eval mode.
+model should be in eval mode; an `rnnkit.lm.ensemble.Ensemble` is read the same way (its forward gives the
+mixture's log-probabilities, which stand in for logits).
 """
 
 from __future__ import annotations
@@ -12,25 +13,28 @@ from collections.abc import Sequence
 import numpy as np
 
 from rnnkit.lm.batches import WARMUP, iter_eval_batches, pad_batch, stream_eval_batches
+from rnnkit.lm.ensemble import Ensemble
 from rnnkit.lm.model import TokenModel
 from rnnkit.nn import cross_entropy, log_softmax
 
 
-def check_batch_memory(model: TokenModel, encoded: Sequence[np.ndarray], batch_size: int) -> None:
+def check_batch_memory(model: TokenModel | Ensemble, encoded: Sequence[np.ndarray], batch_size: int) -> None:
     """Refuse, with the estimate, sequences too long to read `batch_size` at a time (a 1 MB line, say)."""
     from rnnkit.memory import recurrent_batch_bytes, require_memory
 
     if not len(encoded):
         return
-    c = model.config
-    longest = max(len(e) for e in encoded) + 1
-    need = recurrent_batch_bytes(
-        c.cell, model.vocab_size, c.hidden_size, c.num_layers, longest, min(batch_size, len(encoded))
+    longest, batch = max(len(e) for e in encoded) + 1, min(batch_size, len(encoded))
+    need = sum(  # an ensemble holds every member's batch at once
+        recurrent_batch_bytes(m.config.cell, m.vocab_size, m.config.hidden_size, m.config.num_layers, longest, batch)
+        for m in getattr(model, "members", [model])
     )
     require_memory(need, f"reading sequences of up to {longest - 1:,} tokens")
 
 
-def sequence_log_probs(model: TokenModel, encoded: Sequence[np.ndarray], batch_size: int = 512) -> np.ndarray:
+def sequence_log_probs(
+    model: TokenModel | Ensemble, encoded: Sequence[np.ndarray], batch_size: int = 512
+) -> np.ndarray:
     """log P(sequence, end) for every encoded sequence, in the given order: (N,)."""
     check_batch_memory(model, encoded, batch_size)
     order = np.argsort([len(e) for e in encoded], kind="stable")
@@ -46,7 +50,7 @@ def sequence_log_probs(model: TokenModel, encoded: Sequence[np.ndarray], batch_s
     return out
 
 
-def token_log_probs(model: TokenModel, ids: np.ndarray) -> np.ndarray:
+def token_log_probs(model: TokenModel | Ensemble, ids: np.ndarray) -> np.ndarray:
     """log P(token_t | the tokens before it) for each token of one encoded sequence, then the end's: (L+1,).
 
     They add up to the sequence's `sequence_log_probs`; the page of `rnnkit serve` colours a name by them.
@@ -57,7 +61,7 @@ def token_log_probs(model: TokenModel, ids: np.ndarray) -> np.ndarray:
     return logp[np.arange(len(targets)), targets[:, 0]]  # (L+1,)
 
 
-def mean_nll(model: TokenModel, encoded: Sequence[np.ndarray], batch_size: int = 512) -> tuple[float, int]:
+def mean_nll(model: TokenModel | Ensemble, encoded: Sequence[np.ndarray], batch_size: int = 512) -> tuple[float, int]:
     """The mean negative log-likelihood per prediction (nats) over the sequences, and how many predictions."""
     check_batch_memory(model, encoded, batch_size)
     total, count = 0.0, 0
@@ -69,7 +73,9 @@ def mean_nll(model: TokenModel, encoded: Sequence[np.ndarray], batch_size: int =
     return total / count, count
 
 
-def stream_nll(model: TokenModel, ids: np.ndarray, rows: int | None = None, warmup: int = WARMUP) -> tuple[float, int]:
+def stream_nll(
+    model: TokenModel | Ensemble, ids: np.ndarray, rows: int | None = None, warmup: int = WARMUP
+) -> tuple[float, int]:
     """The mean negative log-likelihood per prediction (nats) of a stream read with its state carried, and how many.
 
     Token t + 1 is predicted from the tokens before it: N tokens make N - 1 predictions, read in chunks with the

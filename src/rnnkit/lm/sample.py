@@ -66,9 +66,9 @@ def continue_ids(
 ) -> Iterator[np.ndarray]:
     """Read `start` (P,) once, then draw `steps` ids for each of n rows, feeding each back: yields ids (n,) per step.
 
-    The model (a `rnnkit.lm.model.TokenModel` in eval mode) carries its state from step to step, never
-    re-reading what came before. All n rows continue the one state after `start` (x_t = y_{t-1}); ids in
-    `banned` are never drawn.
+    The model (a `rnnkit.lm.model.TokenModel` in eval mode, or an `rnnkit.lm.ensemble.Ensemble`) carries its
+    state from step to step, never re-reading what came before. All n rows continue the one state after `start`
+    (x_t = y_{t-1}); ids in `banned` are never drawn.
     """
     rng = np.random.default_rng() if rng is None else rng
     logits, states, _ = model.forward(np.asarray(start, dtype=np.int64)[:, None])  # (P, 1, V), read once

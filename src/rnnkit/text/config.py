@@ -23,9 +23,11 @@ class DataConfig:
     dedupe: bool = False
     stream: bool = False  # read the file as one stream of characters (truncated BPTT), not one item per line
     seq_length: int | None = None  # --stream: characters per row and step (None: rnnkit.text.stream.SEQ_LENGTH)
+    shift_rows: bool = False  # --stream: start the rows at a random offset in [0, seq_length) each epoch
 
 
-STREAM_FIELDS = {"stream", "seq_length"}  # data fields added with --stream: runs written before may lack them
+# data fields added with --stream (and later): runs written before may lack them
+STREAM_FIELDS = {"stream", "seq_length", "shift_rows"}
 # config.json's "stream" section of a --stream run: the lengths of its cached streams and its vocabulary size
 STREAM_SECTION = {"train_chars": "int", "val_chars": "int", "vocab_size": "int"}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.errors import RnnkitError
+from rnnkit.lm.ensemble import Ensemble
 from rnnkit.lm.evaluate import sequence_log_probs, token_log_probs
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.sample import next_ids
@@ -58,13 +59,14 @@ class NameGenerator:
 
     Parameters
     ----------
-    model : TokenModel
+    model : TokenModel, or an `rnnkit.lm.ensemble.Ensemble` of several (read the same way: its log-probabilities
+        stand in for the logits)
     vocab : Vocabulary
     title_case : show names in Title case and read given names case-insensitively (the surnames data set)
     training_items : the training data, for `novel` sampling (may be empty)
     """
 
-    def __init__(self, model: TokenModel, vocab: Vocabulary, title_case: bool = False, training_items=()):
+    def __init__(self, model: TokenModel | Ensemble, vocab: Vocabulary, title_case: bool = False, training_items=()):
         self.model, self.vocab, self.title_case = model, vocab, title_case
         self.training_items = frozenset(training_items)
         model.eval()

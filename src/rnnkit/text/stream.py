@@ -38,6 +38,7 @@ from rnnkit.engines.distributed import world_from_env
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.lm.batches import StreamBatcher, stream_eval_batches, stream_layout
 from rnnkit.lm.config import ModelConfig
+from rnnkit.lm.ensemble import Ensemble
 from rnnkit.lm.evaluate import stream_nll
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.sample import continue_ids
@@ -250,9 +251,11 @@ class StreamTask:
         seq_length: int,
         world_size: int = 1,
         eval_rows: int | None = None,
+        shift_rows: bool = False,
     ):
         self.model, self.generator = model, generator
-        self.batcher = StreamBatcher(train, config.batch_size * world_size, seq_length)
+        shift_seed = config.seed if shift_rows else None
+        self.batcher = StreamBatcher(train, config.batch_size * world_size, seq_length, shift_seed)
         self.val, self.eval_rows = val, eval_rows
 
     def next_batch(self) -> Batch:
@@ -282,9 +285,12 @@ class StreamTask:
 
 
 class TextGenerator:
-    """A model trained on a stream, with its vocabulary: continue a prime, and score text with the state carried."""
+    """A model trained on a stream, with its vocabulary: continue a prime, and score text with the state carried.
 
-    def __init__(self, model: TokenModel, vocab: Vocabulary):
+    The model may be an `rnnkit.lm.ensemble.Ensemble` of several, each member carrying its own state.
+    """
+
+    def __init__(self, model: TokenModel | Ensemble, vocab: Vocabulary):
         self.model, self.vocab = model, vocab
         model.eval()
 
@@ -418,7 +424,8 @@ def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary, train_ids, val
     model = TokenModel(model_cfg, len(vocab), seed=train_cfg.seed, dtype=model_dtype(engine_cfg))
     generator = TextGenerator(model, vocab)
     seq_length = config["data"]["seq_length"]
-    task = StreamTask(model, generator, train_ids, val_ids, train_cfg, seq_length, world.size)
+    shift_rows = config["data"].get("shift_rows", False)  # get: runs from before --shift-rows
+    task = StreamTask(model, generator, train_ids, val_ids, train_cfg, seq_length, world.size, shift_rows=shift_rows)
     engine = make_engine(engine_cfg, model, train_cfg, world)
     return Trainer(train_cfg, task, run, engine=engine)
 

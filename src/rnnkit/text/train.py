@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
@@ -20,6 +21,7 @@ from rnnkit.engines.distributed import world_from_env
 from rnnkit.errors import RnnkitError
 from rnnkit.lm.batches import iter_eval_batches
 from rnnkit.lm.config import ADDED_LATER, ModelConfig
+from rnnkit.lm.ensemble import Ensemble
 from rnnkit.lm.model import TokenModel
 from rnnkit.rundir import CONFIG, RunDir
 from rnnkit.schema import check_engine, check_keys, check_value, config_from_dict
@@ -132,8 +134,8 @@ def read_run_config(run: RunDir) -> dict[str, Any]:
     check_engine(config.get("engine", {}), f"{where}: engine")
     if data.stream:
         check_stream(config, where)
-    elif "stream" in config or data.seq_length is not None:
-        raise RnnkitError(f"{where}: a stream section or data.seq_length, but data.stream is false")
+    elif "stream" in config or data.seq_length is not None or data.shift_rows:
+        raise RnnkitError(f"{where}: a stream section, data.seq_length or data.shift_rows, but data.stream is false")
     return config
 
 
@@ -186,8 +188,9 @@ def train(
             config,
         ):
             return _run(trainer, config, log, progress)
-    if data.seq_length is not None:
-        raise RnnkitError("--seq-length is for --stream runs (a list of names is read one item at a time)")
+    if data.seq_length is not None or data.shift_rows:
+        flag = "--seq-length" if data.seq_length is not None else "--shift-rows"
+        raise RnnkitError(f"{flag} is for --stream runs (a list of names is read one item at a time)")
     run = RunDir(out)
     config = {
         "kind": "text",
@@ -275,12 +278,22 @@ def _quiet(*args, **kwargs) -> None:
     """The log of a rank other than 0: silent."""
 
 
-def load(run: str | Path | None = None):
+def load(run: str | Path | Sequence[str | Path] | None = None):
     """The generator of a run directory (its best weights), or of the pretrained surnames model.
 
-    A NameGenerator for a list of names; a `rnnkit.text.stream.TextGenerator` for a --stream run.
+    A NameGenerator for a list of names; a `rnnkit.text.stream.TextGenerator` for a --stream run. Given a list
+    of run directories, the same generator over their ensemble (`rnnkit.lm.ensemble.Ensemble`, the mixture of
+    the members' distributions): the runs must share one vocabulary and one kind (names or --stream, the
+    bundled surnames' title case or not), or a one-line error names the first that does not.
     """
-    path = Path(run) if run is not None else pretrained_path()
+    if run is not None and not isinstance(run, str | os.PathLike):
+        return _load_ensemble(list(run))
+    model, vocab, data, items = _read_run(Path(run) if run is not None else pretrained_path())
+    return _generator(model, vocab, data, items)
+
+
+def _read_run(path: Path) -> tuple[TokenModel, Vocabulary, DataConfig, Callable[[], list[str]]]:
+    """A run's model (its best weights), vocabulary, data settings, and how to read its training items."""
     rd = RunDir(path)
     config = read_run_config(rd)
     model_cfg, data = ModelConfig(**config["model"]), DataConfig(**config["data"])
@@ -288,17 +301,51 @@ def load(run: str | Path | None = None):
     arrays, _ = rd.load_model()
     model = TokenModel(model_cfg, len(vocab))
     model.load_params(arrays)
+
+    def items() -> list[str]:
+        if data.data == SURNAMES:
+            return resolve_items(SURNAMES)
+        return rd.read_lines(ITEMS) if (rd.path / ITEMS).exists() else []
+
+    return model, vocab, data, items
+
+
+def _generator(model, vocab: Vocabulary, data: DataConfig, items: Callable[[], list[str]]):
     if data.stream:
         from rnnkit.text.stream import TextGenerator
 
         return TextGenerator(model, vocab)
-    if data.data == SURNAMES:
-        items = resolve_items(SURNAMES)
-    elif (rd.path / ITEMS).exists():
-        items = rd.read_lines(ITEMS)
-    else:
-        items = []
-    return NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=items)
+    return NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=items())
+
+
+def _load_ensemble(runs: list[str | Path]):
+    """The generator over the ensemble of `runs`; `novel` sampling avoids every member's training items."""
+    if not runs:
+        raise RnnkitError("an ensemble needs at least one run directory")
+    read = [_read_run(Path(r)) for r in runs]
+    _, vocab, data, _ = read[0]
+    first = f"the first run's ({runs[0]})"
+    for r, (_, v, d, _) in zip(runs[1:], read[1:], strict=True):
+        if d.stream != data.stream:
+            kind = lambda stream: "a --stream run" if stream else "a name-model run"  # noqa: E731
+            raise RnnkitError(
+                f"{r}: {kind(d.stream)}, but {runs[0]} is {kind(data.stream)}; an ensemble's runs are one kind"
+            )
+        if v != vocab:
+            raise RnnkitError(f"{r}: its vocabulary differs from {first}; an ensemble's runs share one vocabulary")
+        if (d.data == SURNAMES) != (data.data == SURNAMES):
+            raise RnnkitError(
+                f"{r}: {'is' if d.data == SURNAMES else 'is not'} on the bundled surnames (shown in title case), "
+                f"unlike {runs[0]}; an ensemble's runs show names one way"
+            )
+    ensemble = Ensemble([model for model, _, _, _ in read])
+    if data.stream:
+        return _generator(ensemble, vocab, data, list)
+
+    def items() -> list[str]:
+        return list(dict.fromkeys(item for _, _, _, member_items in read for item in member_items()))
+
+    return _generator(ensemble, vocab, data, items)
 
 
 def pretrained_path() -> Path:
