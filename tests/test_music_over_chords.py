@@ -364,7 +364,7 @@ def test_two_gloo_processes_train_a_chord_model_like_one_with_twice_the_batch(tm
 def test_a_chord_model_draws_at_its_own_default_temperature(tmp_path, capsys):
     """Without --temperature, the bundled chord model generates over chords as with --temperature 0.8 (where its
     on-beat chord tones meet the target), not 1, and eval measures it there; both --help texts say so."""
-    from rnnkit.music.generate import CHORD_TEMPERATURE
+    from rnnkit.music.config import CHORD_TEMPERATURE
 
     assert CHORD_TEMPERATURE == 0.8
     files = {}

@@ -399,7 +399,12 @@ def add_serve(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one (default: %(default)s)")
     p.add_argument("--names", metavar="RUN", help="name-model run directory (default: the bundled surnames model)")
-    p.add_argument("--music", metavar="RUN", help="melody run directory (default: the bundled Bach model)")
+    p.add_argument(
+        "--music",
+        metavar="RUN",
+        help="melody run directory, also used as trained for melodies over chords (default: the bundled Bach model, "
+        "and over chords the bundled one trained with chords)",
+    )
     p.add_argument("--text", metavar="RUN", help="free-text run directory (stream mode) for a text tab (default: none)")
     p.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
     p.set_defaults(handler=serve)

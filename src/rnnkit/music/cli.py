@@ -52,8 +52,7 @@ def add_music(sub) -> None:
     from rnnkit.config import TrainConfig
     from rnnkit.engines.config import add_engine_args
     from rnnkit.flags import THREADS_HELP
-    from rnnkit.music.config import ModelConfig
-    from rnnkit.music.generate import CHORD_TEMPERATURE
+    from rnnkit.music.config import CHORD_TEMPERATURE, ModelConfig
     from rnnkit.runflags import EXIT_CODES, FORCE_HELP, RESUME_HELP
 
     music = sub.add_parser("music", help="the melody generator (LSTM over (pitch, duration) tokens, MIDI out)")

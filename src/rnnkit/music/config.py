@@ -12,6 +12,11 @@ from rnnkit.config import TrainConfig
 from rnnkit.errors import RnnkitError
 from rnnkit.lm import config as lm_config
 
+# The default temperature of a model that reads chords. Measured on the bundled one over the 35 held-out
+# chorales' progressions (README, "Melodies over chords"): at 1 its on-beat chord-tone share is 0.045 below
+# Bach's, at 0.8 within 0.03 of it (3 seeds) with every other target met; 0.85 misses on one seed of 3.
+CHORD_TEMPERATURE = 0.8
+
 
 @dataclass(frozen=True)
 class ModelConfig(lm_config.ModelConfig):
