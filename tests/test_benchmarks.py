@@ -101,6 +101,39 @@ def test_the_text_benchmarks_run_and_report_what_they_measured(tmp_path, capsys)
     assert 20 == result["generation"]["chars"] and result["generation"]["chars_per_s"] > 0
 
 
+def test_text_quality_reports_the_moving_average_when_the_run_keeps_one(tmp_path, capsys):
+    """With --ema-decay the final weights are the average (what the run evaluates and saves), not the raw ones."""
+    import json
+
+    import text_quality
+
+    from rnnkit.rundir import RunDir
+    from rnnkit.text.stream import read_stream
+    from rnnkit.text.train import load
+
+    def test_part(text: str, vocab):  # the benchmark's test part, the last 10% of the text, as ids
+        part = tmp_path / "test-part.txt"
+        part.write_text(text[int(len(text) * 0.9) :], encoding="utf-8")
+        return read_stream(part, vocab)[0]
+
+    text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog\n" for i in range(200))
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    tiny = "--hidden-size 16 --embedding-size 8 --batch-size 4 --seq-length 16 --max-steps 6 --eval-every 6".split()
+    args = [str(path), "--max-time", "0", "--out", str(tmp_path / "run"), "--", *tiny, "--ema-decay", "0.5"]
+    assert text_quality.main(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    test_ids = test_part(text, load(tmp_path / "run").vocab)
+    arrays, _ = RunDir(tmp_path / "run").load_checkpoint()
+    nll = {}
+    for prefix in ("ema.average.", "model."):
+        gen = load(tmp_path / "run")
+        gen.model.load_params({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
+        nll[prefix] = round(gen.evaluate_ids(test_ids)["nll"], 4)
+    assert nll["ema.average."] != nll["model."]  # the two differ, so the check below can fail
+    assert result["test_nll"] == nll["ema.average."]
+
+
 def test_the_benchmark_runs_without_the_machines_openblas_overrides():
     """With OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE set, engine.py runs itself again without them."""
     env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "1048576"}
