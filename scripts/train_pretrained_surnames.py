@@ -4,8 +4,8 @@
 
 Trains `--preset best` (rnnkit's defaults plus weight drop 0.3 on W_hh and a moving average of the weights,
 which the README's name-quality section measured best) on the bundled surnames for a fixed number of steps
-(not a time budget, so the result depends only on the seed), then copies the run's config, vocabulary, metrics, loss curves and best
-weights (stored as float16 to keep the package small; they are read back as float32) into
+(not a time budget, so the result depends only on the seed), then copies the run's config, vocabulary,
+metrics, loss curves and best weights (stored as float16 to keep the package small; they are read back as float32) into
 src/rnnkit/data/pretrained/surnames/. The optimizer checkpoint is not shipped.
 """
 
