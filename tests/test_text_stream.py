@@ -111,19 +111,26 @@ def test_shifted_rows_start_at_a_new_offset_each_epoch_and_read_the_tokens_as_a_
         StreamBatcher(tokens, B, T).load_state_dict(shifted.state_dict())
 
 
-def test_shift_rows_is_recorded_by_a_stream_run_and_refused_without_stream(tmp_path, prose_file, capsys):
-    assert _train(tmp_path / "shifted", prose_file, 3, "--shift-rows", "--seed", "5") == 0
-    config = json.loads((tmp_path / "shifted" / "config.json").read_text())
-    assert config["data"]["shift_rows"] is True
-    gen = text_train.load(tmp_path / "shifted")
-    ids = stream.load_ids(tmp_path / "shifted" / stream.TRAIN_IDS)
-    from rnnkit.config import TrainConfig
+def test_a_stream_run_shifts_its_rows_by_default_records_it_and_lists_refuse_the_flag(tmp_path, prose_file, capsys):
+    """--stream shifts the rows unless --no-shift-rows, and the run records the choice; a run written before the
+    flag existed keeps its fixed rows on resume; a list of names refuses both flags."""
 
-    task = stream.StreamTask(gen.model, gen, ids, ids[:0], TrainConfig(batch_size=4, seed=5), 16, shift_rows=True)
-    assert task.batcher.shift_seed == 5
-    argv = ["text", "train", "--data", str(prose_file), "--out", str(tmp_path / "lines"), "--shift-rows"]
-    assert cli.main([*argv, *TINY]) == 2
-    assert "--shift-rows is for --stream runs" in capsys.readouterr().err
+    def batcher_seed(name, drop_flag=False):
+        run = RunDir(tmp_path / name)
+        config, vocab = run.read_config(), text_train.load(run.path).vocab
+        if drop_flag:
+            del config["data"]["shift_rows"]
+        return stream.build(run, config, vocab, *stream.cached_streams(run, config, vocab)).task.batcher.shift_seed
+
+    for name, flags, shifted in (("default", [], True), ("fixed", ["--no-shift-rows"], False)):
+        assert _train(tmp_path / name, prose_file, 3, "--seed", "5", *flags) == 0
+        assert RunDir(tmp_path / name).read_config()["data"]["shift_rows"] is shifted
+        assert batcher_seed(name) == (5 if shifted else None)
+    assert batcher_seed("default", drop_flag=True) is None
+    for flag in ("--shift-rows", "--no-shift-rows"):
+        argv = ["text", "train", "--data", str(prose_file), "--out", str(tmp_path / "lines"), flag]
+        assert cli.main([*argv, *TINY]) == 2
+        assert f"{flag} is for --stream runs" in capsys.readouterr().err
 
 
 def test_a_stream_too_short_for_one_batch_is_refused():

@@ -49,6 +49,7 @@ HELP = {
     "instead of one item per line",
     "seq_length": "--stream: characters each row reads per step, the length of truncated BPTT (100 when not given)",
     "shift_rows": "--stream: each epoch after the first, start the rows at a random offset below --seq-length "
-    "(from --seed), so truncated BPTT cuts the text in new places",
+    "(from --seed), so truncated BPTT cuts the text in new places (default: on; --no-shift-rows keeps char-rnn's "
+    "fixed rows)",
 }
 THREADS_HELP = "BLAS threads (default: the library's choice)"

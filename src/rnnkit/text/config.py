@@ -23,7 +23,7 @@ class DataConfig:
     dedupe: bool = False
     stream: bool = False  # read the file as one stream of characters (truncated BPTT), not one item per line
     seq_length: int | None = None  # --stream: characters per row and step (None: rnnkit.text.stream.SEQ_LENGTH)
-    shift_rows: bool = False  # --stream: start the rows at a random offset in [0, seq_length) each epoch
+    shift_rows: bool | None = None  # --stream: rows start at a random offset each epoch (None: yes in a stream run)
 
 
 # data fields added with --stream (and later): runs written before may lack them

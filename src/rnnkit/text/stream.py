@@ -49,6 +49,7 @@ from rnnkit.text.vocab import Vocabulary, nfc
 from rnnkit.training import Trainer
 
 SEQ_LENGTH = 100  # --seq-length when not given: characters per row and step (torch-rnn's and char-rnn's 100)
+SHIFT_ROWS = True  # --shift-rows when not given: each epoch cuts the rows elsewhere (measured: README, Free text)
 CHUNK = 1 << 22  # bytes read at a time
 TRAIN_IDS, VAL_IDS = "stream-train.npy", "stream-val.npy"  # the encoded streams, cached in the run directory
 SAMPLE_CHARS_EACH = 60  # characters printed at each evaluation per --num-samples
@@ -411,7 +412,8 @@ def _check(data: DataConfig) -> DataConfig:
     seq_length = SEQ_LENGTH if data.seq_length is None else data.seq_length
     if seq_length < 1:
         raise RnnkitError(f"--seq-length must be >= 1, got {seq_length}")
-    return replace(data, seq_length=seq_length)
+    shift_rows = SHIFT_ROWS if data.shift_rows is None else data.shift_rows
+    return replace(data, seq_length=seq_length, shift_rows=shift_rows)
 
 
 def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary, train_ids, val_ids) -> Trainer:

@@ -134,7 +134,7 @@ def read_run_config(run: RunDir) -> dict[str, Any]:
     check_engine(config.get("engine", {}), f"{where}: engine")
     if data.stream:
         check_stream(config, where)
-    elif "stream" in config or data.seq_length is not None or data.shift_rows:
+    elif "stream" in config or data.seq_length is not None or data.shift_rows is not None:
         raise RnnkitError(f"{where}: a stream section, data.seq_length or data.shift_rows, but data.stream is false")
     return config
 
@@ -188,8 +188,8 @@ def train(
             config,
         ):
             return _run(trainer, config, log, progress)
-    if data.seq_length is not None or data.shift_rows:
-        flag = "--seq-length" if data.seq_length is not None else "--shift-rows"
+    if data.seq_length is not None or data.shift_rows is not None:
+        flag = "--seq-length" if data.seq_length is not None else "--shift-rows" if data.shift_rows else "--no-shift-rows"
         raise RnnkitError(f"{flag} is for --stream runs (a list of names is read one item at a time)")
     run = RunDir(out)
     config = {
