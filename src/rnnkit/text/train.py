@@ -189,7 +189,8 @@ def train(
         ):
             return _run(trainer, config, log, progress)
     if data.seq_length is not None or data.shift_rows is not None:
-        flag = "--seq-length" if data.seq_length is not None else "--shift-rows" if data.shift_rows else "--no-shift-rows"
+        shift = "--shift-rows" if data.shift_rows else "--no-shift-rows"
+        flag = "--seq-length" if data.seq_length is not None else shift
         raise RnnkitError(f"{flag} is for --stream runs (a list of names is read one item at a time)")
     run = RunDir(out)
     config = {
