@@ -47,16 +47,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from threadpoolctl import threadpool_limits
 
-    from rnnkit.config import TrainConfig
-    from rnnkit.lm.config import ModelConfig
     from rnnkit.rundir import RunDir
     from rnnkit.text import stream
     from rnnkit.text import train as text
-    from rnnkit.text.config import DataConfig
 
-    train_args = cli.build_parser().parse_args(["text", "train", "--data", args.data, *extra])
-    model, train_config = cli.config_from_args(ModelConfig, train_args), cli.config_from_args(TrainConfig, train_args)
-    data = cli.config_from_args(DataConfig, train_args)
+    argv = ["text", "train", "--data", args.data, *extra]
+    train_args = cli.build_parser().parse_args(argv)
+    train_args.given_options = cli.given_options(cli.build_parser(), argv)  # as `rnnkit text train` sees them
+    model, train_config, data = cli.text_configs(train_args)  # --preset included
     reuse_freed_memory()
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=args.threads):
         config = {"model": vars(model), "train": vars(train_config), "data": vars(data)}
@@ -89,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_1min": round(os.getloadavg()[0], 2),
         "threads": args.threads,
         "extra_flags": extra,
+        "model": vars(model),  # as resolved from the flags and any --preset
+        "ema_decay": train_config.ema_decay,
         "machine": f"{platform.machine()} {platform.python_version()} {os.cpu_count()} cores",
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "numpy": np.__version__,

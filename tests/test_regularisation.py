@@ -321,6 +321,24 @@ def test_step_time_fits_a_budget_from_the_cpu_time_per_step(names_file, capsys):
     assert result["fitted_steps"]["1800"] == pytest.approx(0.9 * 1800 / result["cpu_s_per_step"], rel=1e-3)
 
 
+def test_step_time_times_what_a_preset_sets(names_file, capsys):
+    """`-- --preset best` times the preset's regularisers and average, as `rnnkit text train --preset best` runs."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import step_time
+
+    from rnnkit.text.config import PRESETS
+
+    flags = ["--hidden-size", "16", "--embedding-size", "8", "--batch-size", "8", "--preset", "best"]
+    assert step_time.main(["--data", str(names_file), "--steps", "2", "--warmup", "1", "--", *flags]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"]["weight_drop"] == PRESETS["best"]["model"]["weight_drop"] > 0
+    assert result["ema_decay"] == PRESETS["best"]["train"]["ema_decay"] > 0
+    assert result["model"]["hidden_size"] == 16  # the flags given still win over the defaults
+
+
 def test_names_quality_trains_by_steps_alone_with_max_time_0(tmp_path, names_file, capsys):
     """benchmarks/names_quality.py --max-time 0 passes no budget on: the run stops at --max-steps, and reports."""
     import sys

@@ -64,15 +64,25 @@ def config_from_args(cls, args: argparse.Namespace, preset: dict | None = None):
 
 
 # -- text ------------------------------------------------------------------------------------------------------
-def text_train(args: argparse.Namespace) -> int:
+def text_configs(args: argparse.Namespace):
+    """The (ModelConfig, TrainConfig, DataConfig) of a new `rnnkit text train`: flags over --preset over defaults."""
     from rnnkit.config import TrainConfig
-    from rnnkit.engines.config import engine_overrides, resolve_engine
-    from rnnkit.errors import RnnkitError
     from rnnkit.lm.config import ModelConfig
-    from rnnkit.text import train as text
     from rnnkit.text.config import PRESETS, DataConfig
 
     preset = PRESETS[args.preset] if args.preset else {}
+    return (
+        config_from_args(ModelConfig, args, preset.get("model")),
+        config_from_args(TrainConfig, args, preset.get("train")),
+        config_from_args(DataConfig, args),
+    )
+
+
+def text_train(args: argparse.Namespace) -> int:
+    from rnnkit.engines.config import engine_overrides, resolve_engine
+    from rnnkit.errors import RnnkitError
+    from rnnkit.text import train as text
+
     if args.resume is not None:
         check_resume_flags(args)  # --preset among them: a resumed run keeps its saved settings
         summary = text.resume(
@@ -93,9 +103,7 @@ def text_train(args: argparse.Namespace) -> int:
         out = new_run_path(args.out, "runs/")
         summary = text.train(
             out,
-            config_from_args(ModelConfig, args, preset.get("model")),
-            config_from_args(TrainConfig, args, preset.get("train")),
-            config_from_args(DataConfig, args),
+            *text_configs(args),
             force=args.force,
             progress=not args.quiet,
             engine=resolve_engine(None, engine_overrides(args)),
