@@ -95,9 +95,10 @@ def test_the_text_benchmarks_run_and_report_what_they_measured(tmp_path, capsys)
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (int(len(text) * 0.9), len(text) - int(len(text) * 0.9)) == (result["train_chars"], result["test_chars"])
     assert 5 == result["steps"] and np.isfinite(result["test_nll"]) and 1 + 30 == len(result["sample"])
-    assert text_stream.main([str(path), "--mb", "0.05", "--chars", "20", "--repeats", "1"]) == 0
+    assert text_stream.main([str(path), "--mb", "0.05", "--chars", "20", "--repeats", "1", "--train-steps", "2"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert 50_000 == result["preprocessing"]["chars"] and "uint8" == result["preprocessing"]["dtype"]
+    assert 2 == result["preprocessing"]["training"]["steps"] and result["preprocessing"]["training"]["peak_rss_mb"] > 50
     assert 20 == result["generation"]["chars"] and result["generation"]["chars_per_s"] > 0
 
 
