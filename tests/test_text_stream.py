@@ -247,6 +247,21 @@ def _naive_nll_sum(model, ids, context=()) -> float:
     return total
 
 
+def test_evaluation_chunks_keep_what_the_model_holds_within_the_budget():
+    """A long stream read as 64 rows comes in chunks of T steps with T R width <= EVAL_FLOATS, every prediction
+    scored once, so evaluating the default LSTM 512 holds tens of MB rather than the 700 MB a 496-step chunk did."""
+    from rnnkit.lm.batches import EVAL_FLOATS, stream_eval_batches
+    from rnnkit.lm.config import ModelConfig
+    from rnnkit.lm.model import TokenModel
+
+    width = TokenModel(ModelConfig(), 66).floats_per_position()
+    assert width == 66 + 2 * 4 * 512 + 4 * 512
+    tokens = np.arange(600_000) % 66
+    chunks = list(stream_eval_batches(tokens, width, rows=64))
+    assert all(x.shape[1] == 64 and x.shape[0] * 64 * width <= EVAL_FLOATS for x, _, _ in chunks)
+    assert chunks[0][0].shape[0] == EVAL_FLOATS // (64 * width) and sum(m.sum() for _, _, m in chunks) == 599_999
+
+
 def test_stream_eval_equals_the_naive_sum_of_per_character_losses(stream_run, prose_file):
     """eval reads the whole stream with its state carried: the mean of the char-by-char losses from one state."""
     gen = text_train.load(stream_run)

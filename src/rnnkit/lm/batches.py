@@ -137,8 +137,11 @@ def stream_layout(predictions: int, rows: int | None = None) -> tuple[int, int]:
     return -(-predictions // L), L  # no row left empty
 
 
+EVAL_FLOATS = 1 << 24  # numbers (64 MB of float32) an evaluation chunk may make the model hold
+
+
 def stream_eval_batches(
-    tokens: np.ndarray, vocab_size: int, rows: int | None = None, warmup: int = WARMUP
+    tokens: np.ndarray, width: int, rows: int | None = None, warmup: int = WARMUP
 ) -> Iterator[Batch]:
     """A stream (N,) to score, as consecutive chunks of rows side by side: carry the state from one to the next.
 
@@ -146,8 +149,10 @@ def stream_eval_batches(
     Row 0 reads from token 0 and scores predictions 0 .. L-1. Row r > 0 first reads the w = min(warmup, L)
     tokens before its own first prediction r L, unscored, so its state starts with that context, then scores
     r L .. r L + L-1. Every prediction is scored once (mask True); a row that has finished reads on, unscored.
-    With rows = 1 that is the whole stream from one fresh state, exactly. Chunks are short enough that their
-    logits (T, R, V) stay near 16 MB. `tokens` may be a read-only memory map.
+    With rows = 1 that is the whole stream from one fresh state, exactly. `width`: the numbers the model holds
+    per position (`TokenModel.floats_per_position`); chunks are short enough that T R width stays within
+    EVAL_FLOATS (for the default LSTM 512 over 64 rows, 42 steps and about 64 MB). `tokens` may be a read-only
+    memory map.
     """
     n = len(tokens) - 1  # predictions
     if n < 1:
@@ -157,7 +162,7 @@ def stream_eval_batches(
     lead = np.where(np.arange(rows) > 0, min(warmup, L), 0)  # (R,) tokens read before it
     end = np.minimum(first + L, n)  # (R,) one past each row's last scored prediction
     steps = int((end - first + lead).max())
-    chunk = max(1, min(1024, (1 << 21) // (rows * vocab_size)))
+    chunk = max(1, min(1024, EVAL_FLOATS // (rows * width)))
     for t0 in range(0, steps, chunk):
         pos = first - lead + np.arange(t0, min(t0 + chunk, steps))[:, None]  # (T, R) the positions read
         mask = (pos >= first) & (pos < end)  # (T, R)

@@ -72,6 +72,10 @@ class Ensemble:
         outs = [m.forward(ids, s, rng, context) for m, s in zip(self.members, self._states(states), strict=True)]
         return mixture_log_probs([logits for logits, _, _ in outs]), [s for _, s, _ in outs], None
 
+    def floats_per_position(self) -> int:
+        """Every member's, and the mixture's log-probabilities (see `TokenModel.floats_per_position`)."""
+        return sum(m.floats_per_position() for m in self.members) + self.vocab_size
+
     def input_table(self) -> list[np.ndarray]:
         """Each member's `input_table()`: (V, G*H) each, for `step_logits`."""
         return [m.input_table() for m in self.members]

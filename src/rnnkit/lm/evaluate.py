@@ -85,7 +85,7 @@ def stream_nll(
     the Trainer's evaluation of a stream run reads too).
     """
     total, count, states = 0.0, 0, None
-    for inputs, targets, mask in stream_eval_batches(ids, model.vocab_size, rows, warmup):  # (T, R) each
+    for inputs, targets, mask in stream_eval_batches(ids, model.floats_per_position(), rows, warmup):  # (T, R) each
         logits, states, _ = model.forward(inputs, states)  # (T, R, V)
         loss, _ = cross_entropy(logits.astype(np.float64), targets, mask)
         total += loss * mask.sum()

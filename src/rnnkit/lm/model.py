@@ -166,6 +166,13 @@ class TokenModel:
             return None
         return self.context.backward(dx_proj, cache.context)  # (T, B, C); adds dW_c = sum_t dz_t^T c_t
 
+    def floats_per_position(self) -> int:
+        """About how many numbers a forward pass holds per (step, row): the logits, and each layer's gate buffers
+        (two of G H), its states h, c and tanh(c) (3 H) and its output (H). Sizes chunks of a long evaluation."""
+        gates = {"rnn": 1, "gru": 3}.get(self.config.cell, 4)
+        H = self.config.hidden_size
+        return self.vocab_size + self.config.num_layers * (2 * gates * H + 4 * H)
+
     def input_table(self) -> np.ndarray:
         """The embedding through the first layer's input projection, E W_ih^T + b: (V, G*H), one row per id."""
         return self.rnn.layers[0].input_table(self.embed.params["W"])

@@ -266,7 +266,7 @@ class StreamTask:
     def eval_batches(self) -> Iterator[Batch] | None:
         if len(self.val) < 2:
             return None
-        chunks = stream_eval_batches(self.val, self.model.vocab_size, self.eval_rows)  # (T, R) each
+        chunks = stream_eval_batches(self.val, self.model.floats_per_position(), self.eval_rows)  # (T, R) each
         return (Batch(inputs, targets, mask, carry=True) for inputs, targets, mask in chunks)
 
     def samples(self, n: int, rng: np.random.Generator) -> list[str]:
