@@ -131,6 +131,18 @@ def test_a_stream_run_shifts_its_rows_by_default_records_it_and_lists_refuse_the
         argv = ["text", "train", "--data", str(prose_file), "--out", str(tmp_path / "lines"), flag]
         assert cli.main([*argv, *TINY]) == 2
         assert f"{flag} is for --stream runs" in capsys.readouterr().err
+    argv = ["text", "train", "--data", str(prose_file), "--out", str(tmp_path / "lines"), "--max-steps", "2"]
+    assert cli.main([*argv, *TINY]) == 0
+    config_path = tmp_path / "lines" / "config.json"
+    config = json.loads(config_path.read_text())
+    for value, loads in ((None, True), (False, True), (True, False)):  # false: lists written while it defaulted so
+        config["data"]["shift_rows"] = value
+        config_path.write_text(json.dumps(config))
+        if loads:
+            text_train.load(tmp_path / "lines")
+        else:
+            with pytest.raises(Exception, match="data.shift_rows"):
+                text_train.load(tmp_path / "lines")
 
 
 def test_a_stream_too_short_for_one_batch_is_refused():

@@ -134,7 +134,7 @@ def read_run_config(run: RunDir) -> dict[str, Any]:
     check_engine(config.get("engine", {}), f"{where}: engine")
     if data.stream:
         check_stream(config, where)
-    elif "stream" in config or data.seq_length is not None or data.shift_rows is not None:
+    elif "stream" in config or data.seq_length is not None or data.shift_rows:  # a list's false or null
         raise RnnkitError(f"{where}: a stream section, data.seq_length or data.shift_rows, but data.stream is false")
     return config
 
