@@ -184,15 +184,22 @@ def test_float32_training_with_every_regulariser_matches_torch(input_dropout):
 
 
 def test_ema_matches_torch_averaged_model():
-    """optim.EMA is torch.optim.swa_utils.AveragedModel with get_ema_multi_avg_fn, update for update."""
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    """optim.EMA is torch.optim.swa_utils.AveragedModel with TensorFlow's warm-up decay, update for update,
+    through the warm-up (decays 0.1 ... 0.5) and past it, where the plain decay holds."""
+    from torch.optim.swa_utils import AveragedModel
+
+    decay = 0.5
+
+    def avg_fn(average, p, num_averaged):  # num_averaged: the updates already in the average
+        d = min(decay, (1 + int(num_averaged)) / (10 + int(num_averaged)))
+        return d * average + (1 - d) * p
 
     rng = np.random.default_rng(0)
     params = {"w": rng.standard_normal((3, 4)), "b": rng.standard_normal(3)}
     module = torch.nn.Linear(4, 3).double()
-    averaged = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(0.9))
-    ema = optim.EMA(params, decay=0.9)
-    for _ in range(6):
+    averaged = AveragedModel(module, avg_fn=avg_fn)
+    ema = optim.EMA(params, decay=decay)
+    for _ in range(14):
         for p in params.values():
             p += rng.standard_normal(p.shape)
         with torch.no_grad():
@@ -212,8 +219,8 @@ def test_ema_keeps_its_own_arrays_and_restores_exactly():
     ema.update(params)
     params["w"] += 2.0
     np.testing.assert_array_equal(ema.average["w"], [0.0, 1.0, 2.0, 3.0])
-    ema.update(params)  # 0.5 * [0,1,2,3] + 0.5 * [2,3,4,5]
-    np.testing.assert_array_equal(ema.average["w"], [1.0, 2.0, 3.0, 4.0])
+    ema.update(params)  # the warm-up's decay 2/11: 2/11 [0,1,2,3] + 9/11 [2,3,4,5]
+    np.testing.assert_allclose(ema.average["w"], np.arange(4.0) + 2.0 * 9 / 11, rtol=1e-15)
     other = optim.EMA({"w": np.zeros(4)}, decay=0.5)
     other.load_state_dict(ema.state_dict())
     assert other.n == 2

@@ -137,8 +137,12 @@ class Adam:
 class EMA:
     """An exponential moving average of the weights (Polyak averaging), the model evaluated and saved.
 
-    The first update copies the weights; each one after that does  a <- decay a + (1 - decay) p,
-    as torch.optim.swa_utils.AveragedModel with get_ema_multi_avg_fn(decay). The average moves more slowly than
+    The first update copies the weights; each one after that does  a <- d a + (1 - d) p  with the warm-up of
+    TensorFlow's ExponentialMovingAverage, d = min(decay, (1 + m) / (10 + m)) after m updates, so an early
+    average follows the weights closely and the first, untrained weights fade out: with a plain 0.999 they kept
+    0.999^2075 = 12.6% of the average after 2,075 steps (and it read a text 0.056 nats/char worse than the raw
+    weights did); with the warm-up their share is below 1e-9 by then. From m = 8,991 on, d = 0.999. It is
+    torch.optim.swa_utils.AveragedModel with that avg_fn. The average moves more slowly than
     the weights and so sits nearer the middle of the valley the last steps wandered about in. It keeps its own
     arrays: `update` is given the current weights (an engine's exported arrays), so any engine can feed it.
     """
@@ -153,15 +157,17 @@ class EMA:
 
     def update(self, params: Arrays) -> None:
         """Fold the current weights (the same names and shapes) into the average."""
+        m = self.n  # updates already in the average
         self.n += 1
+        d = min(self.decay, (1 + m) / (10 + m))  # the warm-up: 2/11, 3/12, 4/13, ... up to decay
         for name, a in self.average.items():
             p = params[name]
-            if self.n == 1:
+            if m == 0:
                 a[...] = p
                 continue
             tmp = np.subtract(p, a, out=self._scratch[name])
-            tmp *= 1.0 - self.decay
-            a += tmp  # a + (1 - decay)(p - a) = decay a + (1 - decay) p
+            tmp *= 1.0 - d
+            a += tmp  # a + (1 - d)(p - a) = d a + (1 - d) p
 
     def state_dict(self) -> Arrays:
         state = {"n": np.array([self.n], dtype=np.int64)}
