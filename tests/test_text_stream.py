@@ -109,6 +109,11 @@ def test_shifted_rows_start_at_a_new_offset_each_epoch_and_read_the_tokens_as_a_
         assert np.array_equal(x, y)
     with pytest.raises(DataError, match="shift_seed"):
         StreamBatcher(tokens, B, T).load_state_dict(shifted.state_dict())
+    old_state = StreamBatcher(tokens, B, T).state_dict()
+    del old_state["shift_seed"]  # saved before shifting existed: fixed rows
+    StreamBatcher(tokens, B, T).load_state_dict(old_state)
+    with pytest.raises(DataError, match="saved shift_seed is None, now 7"):
+        StreamBatcher(tokens, B, T, shift_seed=7).load_state_dict(old_state)
 
 
 def test_a_stream_run_shifts_its_rows_by_default_records_it_and_lists_refuse_the_flag(tmp_path, prose_file, capsys):

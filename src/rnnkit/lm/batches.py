@@ -115,8 +115,9 @@ class StreamBatcher:
             ("seq_length", self.seq_length),
             ("shift_seed", self.shift_seed),
         ):
-            if state.get(key) != mine:  # get: a state saved before shifting existed has no shift_seed (None)
-                raise DataError(f"cannot resume: the saved {key} is {state[key]}, now {mine} (has the data changed?)")
+            saved = state.get(key)  # get: a state saved before shifting existed has no shift_seed (None)
+            if saved != mine:
+                raise DataError(f"cannot resume: the saved {key} is {saved}, now {mine} (has the data changed?)")
         if not 0 <= state["position"] <= self.steps_per_epoch:
             raise DataError(f"cannot resume batching: position {state['position']} is outside the epoch")
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
