@@ -150,6 +150,22 @@ def test_a_stream_run_shifts_its_rows_by_default_records_it_and_lists_refuse_the
                 text_train.load(tmp_path / "lines")
 
 
+def test_a_stream_run_defaults_to_the_stream_batch_size_and_given_flags_win(tmp_path):
+    """--stream takes STREAM_DEFAULTS (32 rows) where the command line says nothing; --batch-size, and a list,
+    keep their own."""
+    from rnnkit.text.config import STREAM_DEFAULTS
+
+    def batch_size(*argv):
+        args = cli.build_parser().parse_args(["text", "train", "--data", "x.txt", *argv])
+        args.given_options = cli.given_options(cli.build_parser(), ["text", "train", "--data", "x.txt", *argv])
+        return cli.text_configs(args)[1].batch_size
+
+    assert batch_size("--stream") == STREAM_DEFAULTS["train"]["batch_size"] == 32
+    assert batch_size("--stream", "--batch-size", "64") == 64
+    assert batch_size("--stream", "--preset", "best") == 32  # the preset sets no batch size
+    assert batch_size() == 64
+
+
 def test_a_stream_too_short_for_one_batch_is_refused():
     """B rows of T + 1 tokens must fit, else a DataError says which settings to lower."""
     with pytest.raises(DataError, match="too few for one batch"):

@@ -65,12 +65,15 @@ def config_from_args(cls, args: argparse.Namespace, preset: dict | None = None):
 
 # -- text ------------------------------------------------------------------------------------------------------
 def text_configs(args: argparse.Namespace):
-    """The (ModelConfig, TrainConfig, DataConfig) of a new `rnnkit text train`: flags over --preset over defaults."""
+    """The (ModelConfig, TrainConfig, DataConfig) of a new `rnnkit text train`: flags over --preset over the
+    stream defaults (with --stream) over the dataclasses' defaults."""
     from rnnkit.config import TrainConfig
     from rnnkit.lm.config import ModelConfig
-    from rnnkit.text.config import PRESETS, DataConfig
+    from rnnkit.text.config import PRESETS, STREAM_DEFAULTS, DataConfig
 
-    preset = PRESETS[args.preset] if args.preset else {}
+    chosen = PRESETS[args.preset] if args.preset else {}
+    base = STREAM_DEFAULTS if args.stream else {}
+    preset = {part: {**base.get(part, {}), **chosen.get(part, {})} for part in ("model", "train")}
     return (
         config_from_args(ModelConfig, args, preset.get("model")),
         config_from_args(TrainConfig, args, preset.get("train")),

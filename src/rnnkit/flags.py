@@ -25,10 +25,12 @@ HELP = {
     "beta_2": "Adam's second-moment decay",
     "decay": "Keras-style learning-rate decay lr / (1 + decay * step), as the seed's music model",
     "weight_decay": "decoupled weight decay (AdamW)",
-    "ema_decay": "evaluate and save a moving average of the weights, a <- d a + (1-d) w each step (0: off)",
+    "ema_decay": "evaluate and save a moving average of the weights, a <- d a + (1-d) w each step, d warming up "
+    "to this (0: off)",
     "clip_norm": "clip the global gradient norm to this (the default clipping)",
     "clip_value": "clip every gradient entry into [-v, v] instead (the seed's clip)",
-    "batch_size": "sequences per training step, per process: under torchrun the global batch is WORLD_SIZE times this",
+    "batch_size": "sequences per training step, per process: under torchrun the global batch is WORLD_SIZE times this "
+    "(default: 64; `rnnkit text train --stream`: 32 rows)",
     "max_steps": "training steps; the learning-rate schedule spans them (default: 5000, or with --max-time alone "
     "as many as fit; with --resume: the new total)",
     "max_time": "stop after this many seconds of training, evaluations included; alone, the cosine schedule follows "
