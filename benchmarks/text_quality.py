@@ -6,7 +6,8 @@
 The split is nanoGPT's for shakespeare_char: the first int(0.9 N) characters train, the rest test (for
 tiny-shakespeare 1,003,854 and 111,540). The test part is also the validation stream printed while training
 (as nanoGPT reports its val loss); the figure reported, test_nll, is the final weights' loss on it (with
---ema-decay, the final moving average of the weights, which is what the run evaluates and saves), read
+--ema-decay, the final moving average of the weights, which is what the run evaluates and saves; the raw
+weights' is test_nll_raw), read
 with the state carried (`rnnkit text eval`), so no choice was made by looking at the test part. Any
 `rnnkit text train` flag after `--` is passed through (e.g. `-- --hidden-size 256 --dropout 0.2`); without
 them the run uses rnnkit's defaults. Prints one JSON line, with a sample of the final model.
@@ -69,9 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - start
         gen = load(out)
         arrays, _ = RunDir(out).load_checkpoint()  # the final weights, not the ones the test part picked
-        final = "ema.average." if any(k.startswith("ema.average.") for k in arrays) else "model."  # --ema-decay
-        gen.model.load_params({k[len(final) :]: v for k, v in arrays.items() if k.startswith(final)})
         test_ids, _ = read_stream(test_file, gen.vocab)
+        averaged = any(k.startswith("ema.average.") for k in arrays)  # --ema-decay
+        raw = None
+        if averaged:  # the raw weights' loss too, beside the average's
+            gen.model.load_params({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+            raw = round(gen.evaluate_ids(test_ids)["nll"], 4)
+        final = "ema.average." if averaged else "model."
+        gen.model.load_params({k[len(final) :]: v for k, v in arrays.items() if k.startswith(final)})
         result = gen.evaluate_ids(test_ids)
     sample = gen.sample(prime=args.prime, length=args.sample_length, seed=0)[0]
     metrics = RunDir(out).read_metrics()
@@ -84,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 "test_chars": len(text) - split,
                 "test_nll": round(result["nll"], 4),
                 "test_bpc": round(result["bpc"], 4),
+                "test_nll_raw": raw,  # with --ema-decay: the final raw weights' (test_nll is the average's)
                 "best_val_nll": round(min(m["val_loss"] for m in metrics if m["val_loss"] is not None), 4),
                 "steps": metrics[-1]["step"],
                 "train_seconds": round(metrics[-1]["elapsed"], 1),

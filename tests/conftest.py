@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from rnnkit import cli
@@ -15,6 +18,30 @@ def names_file(tmp_path_factory):
     """400 real surnames, one per line."""
     path = tmp_path_factory.mktemp("data") / "names.txt"
     path.write_text("\n".join(load_surnames()[:400]) + "\n", encoding="utf-8")
+    return path
+
+
+def interrupt_at(monkeypatch, task_cls, n: int, signum: int = signal.SIGINT) -> None:
+    """Send `signum` (Ctrl-C's by default) to this process in the n-th training step of task_cls: the real signal
+    path, where a handler sets a flag and the Trainer stops, saved, once the step is done."""
+    original, calls = task_cls.next_batch, {"n": 0}
+
+    def next_batch(self):
+        calls["n"] += 1
+        if calls["n"] == n:
+            os.kill(os.getpid(), signum)
+        return original(self)
+
+    monkeypatch.setattr(task_cls, "next_batch", next_batch)
+
+
+@pytest.fixture(scope="module")
+def chorales(tmp_path_factory):
+    """A corpus file of 40 bundled chorale melodies, with their chords (a quick data set)."""
+    from rnnkit.music.corpus import load_bundled_bach, save_corpus
+
+    path = tmp_path_factory.mktemp("music") / "chorales.npz"
+    save_corpus(load_bundled_bach()[:40], path)
     return path
 
 

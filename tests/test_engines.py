@@ -7,13 +7,13 @@ train with dropout 0; the torch engine's own dropout is covered by its exact-res
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
+from conftest import interrupt_at
 
 from rnnkit import cli
 from rnnkit.config import TrainConfig, learning_rate
@@ -155,25 +155,11 @@ def _train(out, names_file, steps: int, *extra) -> int:
     return cli.main([str(a) for a in [*argv, "--batch-size", "16", *TINY, *extra]])
 
 
-def _interrupt_at(monkeypatch, n: int) -> None:
-    """Ctrl-C during the n-th training batch (the real path: the handler sets a flag, the step finishes)."""
-    original, calls = text_train.NameTask.next_batch, {"n": 0}
-
-    def interrupting(self):
-        calls["n"] += 1
-        if calls["n"] == n:
-            os.kill(os.getpid(), signal.SIGINT)
-            monkeypatch.setattr(text_train.NameTask, "next_batch", original)
-        return original(self)
-
-    monkeypatch.setattr(text_train.NameTask, "next_batch", interrupting)
-
-
 def test_torch_engine_resumes_exactly_on_the_cpu(tmp_path, names_file, monkeypatch):
     """Ctrl-C at step 7 on the torch engine (with dropout), then --resume: bit-identical to a straight run."""
     torch_flags = ["--engine", "torch", "--device", "cpu", "--dropout", "0.2"]
     assert _train(tmp_path / "straight", names_file, 15, *torch_flags) == 0
-    _interrupt_at(monkeypatch, 7)
+    interrupt_at(monkeypatch, text_train.NameTask, 7)
     assert _train(tmp_path / "split", names_file, 15, *torch_flags) == 130  # saved, exit 128 + SIGINT
     assert [r["step"] for r in RunDir(tmp_path / "split").read_metrics()] == [5, 7]
     assert cli.main(["text", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0
@@ -231,7 +217,7 @@ def test_a_torch_trained_run_samples_on_numpy_as_torch_logits_say(tmp_path, name
 def test_a_torch_trained_run_resumes_on_the_numpy_engine(tmp_path, names_file, monkeypatch):
     """--resume DIR --engine numpy continues a torch run: weights and Adam moments carry over, config records it."""
     out = tmp_path / "run"
-    _interrupt_at(monkeypatch, 6)
+    interrupt_at(monkeypatch, text_train.NameTask, 6)
     assert _train(out, names_file, 10, "--engine", "torch", "--device", "cpu") == 130  # saved, 128 + SIGINT
     arrays, meta = RunDir(out).load_checkpoint()
     assert meta["step"] == int(arrays["optim.t"][0]) == 6
@@ -263,16 +249,7 @@ def test_a_stream_run_on_the_torch_engine_resumes_exactly_and_samples_on_numpy(t
 
     torch_flags = ["--engine", "torch", "--device", "cpu", "--dropout", "0.2", "--threads", "1"]
     assert _train_stream(tmp_path / "straight", text_file, 24, *torch_flags) == 0
-    original, calls = stream.StreamTask.next_batch, {"n": 0}
-
-    def interrupting(self):
-        calls["n"] += 1
-        if calls["n"] == 10:
-            os.kill(os.getpid(), signal.SIGINT)
-            monkeypatch.setattr(stream.StreamTask, "next_batch", original)
-        return original(self)
-
-    monkeypatch.setattr(stream.StreamTask, "next_batch", interrupting)
+    interrupt_at(monkeypatch, stream.StreamTask, 10)
     assert _train_stream(tmp_path / "split", text_file, 24, *torch_flags) == 130  # 128 + SIGINT: saved
     split = RunDir(tmp_path / "split")
     assert [r["step"] for r in split.read_metrics()] == [5, 10]

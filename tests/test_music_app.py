@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import sys
 import wave
 
 import mido
 import numpy as np
 import pytest
+from conftest import interrupt_at
 from test_music_data import note_file, read_back
 
 from rnnkit import cli
 from rnnkit.music import metrics
 from rnnkit.music import train as music_train
-from rnnkit.music.corpus import load_bundled_bach, load_corpus, save_corpus
+from rnnkit.music.corpus import load_bundled_bach, load_corpus
 from rnnkit.music.midi import RenderError, find_soundfont
 from rnnkit.music.tokens import REST, Melody, key_shift
 from rnnkit.music.train import WindowBatcher, load, load_run, pretrained_path, stream
@@ -36,14 +35,6 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 def _train(out, steps: int, *extra) -> int:
     argv = ["music", "train", "--out", out, "--max-steps", steps, "--eval-every", "5", *TINY, *extra]
     return cli.main([str(a) for a in argv])
-
-
-@pytest.fixture(scope="module")
-def chorales(tmp_path_factory):
-    """A corpus file of 40 bundled chorale melodies (a quick data set)."""
-    path = tmp_path_factory.mktemp("music") / "chorales.npz"
-    save_corpus(load_bundled_bach()[:40], path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -139,19 +130,8 @@ def test_pieces_are_split_whole():
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, chorales, monkeypatch):
     """Ctrl-C at step 7, then --resume, gives the same metrics and bit-identical weights as a straight run."""
     assert _train(tmp_path / "straight", 15, "--data", chorales) == 0
-    original = music_train.MusicTask.next_batch
-    calls = {"n": 0}
-
-    def interrupt_at_7(self):
-        result = original(self)
-        calls["n"] += 1
-        if calls["n"] == 7:
-            os.kill(os.getpid(), signal.SIGINT)  # the real Ctrl-C path: the handler sets a flag
-        return result
-
-    monkeypatch.setattr(music_train.MusicTask, "next_batch", interrupt_at_7)
+    interrupt_at(monkeypatch, music_train.MusicTask, 7)  # Ctrl-C in step 7
     assert _train(tmp_path / "split", 15, "--data", chorales) == 130  # saved, exit 128 + SIGINT
-    monkeypatch.setattr(music_train.MusicTask, "next_batch", original)
     assert [r["step"] for r in RunDir(tmp_path / "split").read_metrics()] == [5, 7]
     assert cli.main(["music", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0
     a, _ = RunDir(tmp_path / "straight").load_checkpoint()

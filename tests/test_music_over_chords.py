@@ -6,10 +6,11 @@ from __future__ import annotations
 import mido
 import numpy as np
 import pytest
+from conftest import interrupt_at
 
 from rnnkit import cli
 from rnnkit.music.chords import Progression, parse_chord, parse_progression
-from rnnkit.music.corpus import load_bundled_bach, save_corpus
+from rnnkit.music.corpus import save_corpus
 from rnnkit.music.midi import chord_blocks, read_progression, voice_chord, write_midi
 from rnnkit.music.tokens import Melody
 from rnnkit.music.train import WindowBatcher, context_stream, load, piece_context, stream
@@ -22,14 +23,6 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
     code = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-@pytest.fixture(scope="module")
-def chorales(tmp_path_factory):
-    """40 bundled chorale melodies with their chords, as a corpus file."""
-    path = tmp_path_factory.mktemp("music") / "chorales.npz"
-    save_corpus(load_bundled_bach()[:40], path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -273,9 +266,6 @@ def test_the_chord_benchmark_measures_the_first_chorales():
 
 def test_a_chord_run_resumes_exactly(tmp_path, chorales, monkeypatch):
     """Ctrl-C at step 4 of a --chords run, then --resume: bit-identical weights (W_c too) and the same losses."""
-    import os
-    import signal
-
     from rnnkit.music import train as music_train
     from rnnkit.rundir import RunDir
 
@@ -284,19 +274,8 @@ def test_a_chord_run_resumes_exactly(tmp_path, chorales, monkeypatch):
         return cli.main([str(a) for a in [*argv, *TINY]])
 
     assert train(tmp_path / "straight") == 0
-    original = music_train.MusicTask.next_batch
-    calls = {"n": 0}
-
-    def interrupt_at_4(self):
-        result = original(self)
-        calls["n"] += 1
-        if calls["n"] == 4:
-            os.kill(os.getpid(), signal.SIGINT)
-        return result
-
-    monkeypatch.setattr(music_train.MusicTask, "next_batch", interrupt_at_4)
+    interrupt_at(monkeypatch, music_train.MusicTask, 4)  # Ctrl-C in step 4
     assert train(tmp_path / "split") == 130  # saved, exit 128 + SIGINT
-    monkeypatch.setattr(music_train.MusicTask, "next_batch", original)
     assert cli.main(["music", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0
     a, _ = RunDir(tmp_path / "straight").load_checkpoint()
     b, _ = RunDir(tmp_path / "split").load_checkpoint()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import numpy as np
 import pytest
 import torch
+from conftest import interrupt_at
 from gradcheck import numerical_grad, relative_error
 from test_text_cli import _train
 from torch_twins import assert_matches_torch, t64
@@ -250,19 +249,8 @@ def test_the_flags_reach_the_saved_config_and_the_model_is_the_average(tmp_path,
 def test_resume_with_every_regulariser_and_ema_is_exact(tmp_path, names_file, monkeypatch):
     """Ctrl-C at step 7 and --resume give the bit-identical weights, average and metrics of a straight run."""
     assert _train(tmp_path / "straight", names_file, 15, *FEATURES, *EMA) == 0
-    original = text_train.NameTask.next_batch
-    calls = {"n": 0}
-
-    def interrupt_at_7(self):
-        result = original(self)
-        calls["n"] += 1
-        if calls["n"] == 7:
-            os.kill(os.getpid(), signal.SIGINT)
-        return result
-
-    monkeypatch.setattr(text_train.NameTask, "next_batch", interrupt_at_7)
+    interrupt_at(monkeypatch, text_train.NameTask, 7)  # Ctrl-C in step 7
     assert _train(tmp_path / "split", names_file, 15, *FEATURES, *EMA) == 130  # saved, exit 128 + SIGINT
-    monkeypatch.setattr(text_train.NameTask, "next_batch", original)
     assert cli.main(["text", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0
     a, _ = RunDir(tmp_path / "straight").load_checkpoint()
     b, _ = RunDir(tmp_path / "split").load_checkpoint()

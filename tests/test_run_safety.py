@@ -10,7 +10,7 @@ import signal
 
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import TINY, interrupt_at
 
 from rnnkit import cli
 from rnnkit.music import train as music_train
@@ -39,19 +39,6 @@ def expect_error(capsys, *argv, fragment: str = "") -> str:
 def train_text(out, data, steps, *extra) -> int:
     argv = ["text", "train", "--data", data, "--out", out, "--max-steps", steps, "--eval-every", "5", *TINY, *extra]
     return cli.main([str(a) for a in argv])
-
-
-def interrupt_at(monkeypatch, task_cls, n: int, signum: int) -> None:
-    """Send `signum` to this process in the n-th training step (the real signal path: a handler sets a flag)."""
-    original, calls = task_cls.next_batch, {"n": 0}
-
-    def next_batch(self):
-        calls["n"] += 1
-        if calls["n"] == n:
-            os.kill(os.getpid(), signum)
-        return original(self)
-
-    monkeypatch.setattr(task_cls, "next_batch", next_batch)
 
 
 def same_weights(a, b) -> None:

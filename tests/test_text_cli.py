@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import TINY, interrupt_at
 
 from rnnkit import checkpoint, cli
 from rnnkit.rundir import RunDir
@@ -178,19 +177,8 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, names_file
     """Ctrl-C at step 12, then --resume, gives the same metrics and bit-identical weights as a straight run."""
     assert _train(tmp_path / "straight", names_file, 25) == 0
 
-    original = text_train.NameTask.next_batch
-    calls = {"n": 0}
-
-    def interrupt_at_12(self):
-        result = original(self)
-        calls["n"] += 1
-        if calls["n"] == 12:
-            os.kill(os.getpid(), signal.SIGINT)  # the real Ctrl-C path: the handler sets a flag
-        return result
-
-    monkeypatch.setattr(text_train.NameTask, "next_batch", interrupt_at_12)
+    interrupt_at(monkeypatch, text_train.NameTask, 12)  # Ctrl-C in step 12
     assert _train(tmp_path / "split", names_file, 25) == 130  # saved, exit 128 + SIGINT
-    monkeypatch.setattr(text_train.NameTask, "next_batch", original)
     stopped = RunDir(tmp_path / "split")
     assert [r["step"] for r in stopped.read_metrics()] == [5, 10, 12]
     assert cli.main(["text", "train", "--resume", str(tmp_path / "split"), "--quiet"]) == 0

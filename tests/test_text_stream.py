@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import unicodedata
 
 import numpy as np
 import pytest
+from conftest import interrupt_at
 
 from rnnkit import cli
 from rnnkit.errors import DataError
@@ -224,27 +224,13 @@ def test_a_stream_run_records_its_mode_and_caches_the_encoded_text(stream_run, p
         assert (stream_run / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
 
 
-def _interrupt_at(monkeypatch, n: int) -> None:
-    """Ctrl-C during the n-th training batch (the real path: the handler sets a flag, the step finishes)."""
-    original, calls = stream.StreamTask.next_batch, {"n": 0}
-
-    def interrupting(self):
-        calls["n"] += 1
-        if calls["n"] == n:
-            os.kill(os.getpid(), signal.SIGINT)
-            monkeypatch.setattr(stream.StreamTask, "next_batch", original)
-        return original(self)
-
-    monkeypatch.setattr(stream.StreamTask, "next_batch", interrupting)
-
-
 def test_resume_of_a_stream_run_continues_exactly_like_an_uninterrupted_run(tmp_path, prose_file, monkeypatch):
     """Ctrl-C at step 12 (exit 130, saved), then --resume: the same weights, optimizer, carried state and metrics
     as a straight run, though the --data file has changed meanwhile (a resume reads the run's cached streams)."""
     data = tmp_path / "play.txt"
     data.write_bytes(prose_file.read_bytes())
     assert _train(tmp_path / "straight", data, 30) == 0
-    _interrupt_at(monkeypatch, 12)
+    interrupt_at(monkeypatch, stream.StreamTask, 12)
     assert _train(tmp_path / "split", data, 30) == 130
     split = RunDir(tmp_path / "split")
     assert [5, 10, 12] == [r["step"] for r in split.read_metrics()]

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -24,6 +25,20 @@ from rnnkit.text.vocab import nfc
 SURNAMES_COUNT = 88_799
 
 
+def open_data_file(path: str | Path) -> tuple[Path, BinaryIO]:
+    """The data file at `path`, opened to read bytes; a one-line DataError when it is missing, a directory or
+    unreadable (the checks every reader of a --data file makes first)."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"data file not found: {p}")
+    if p.is_dir():
+        raise DataError(f"data path is a directory, not a file: {p}")
+    try:
+        return p, open(p, "rb")
+    except OSError as e:
+        raise DataError(f"cannot read data file {p}: {e.strerror or e}") from None
+
+
 def read_items(path: str | os.PathLike, dedupe: bool = False) -> list[str]:
     """Items of a UTF-8 text file, one per line.
 
@@ -32,15 +47,9 @@ def read_items(path: str | os.PathLike, dedupe: bool = False) -> list[str]:
     Raises DataError, with a one-line message naming the file, when the file is missing, a directory,
     unreadable, binary (has NUL bytes), not UTF-8, or has no items.
     """
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"data file not found: {p}")
-    if p.is_dir():
-        raise DataError(f"data path is a directory, not a file: {p}")
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise DataError(f"cannot read data file {p}: {e.strerror or e}") from None
+    p, f = open_data_file(path)
+    with f:
+        raw = f.read()
     nul = raw.find(b"\0")
     if nul >= 0:
         raise DataError(f"data file looks binary (NUL byte at offset {nul}), expected UTF-8 text: {p}")

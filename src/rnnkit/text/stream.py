@@ -45,6 +45,7 @@ from rnnkit.lm.sample import continue_ids
 from rnnkit.lm.vocab import BOUNDARY_ID
 from rnnkit.rundir import VOCAB, RunDir
 from rnnkit.text.config import SURNAMES, DataConfig
+from rnnkit.text.data import open_data_file
 from rnnkit.text.vocab import Vocabulary, nfc
 from rnnkit.training import Trainer
 
@@ -101,16 +102,8 @@ def read_stream(
     The text is NFC-normalized as it is read, in chunks. Raises DataError with a one-line message for a
     missing, empty, binary (NUL bytes) or non-UTF-8 file.
     """
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"data file not found: {p}")
-    if p.is_dir():
-        raise DataError(f"data path is a directory, not a file: {p}")
-    try:
-        f = open(p, "rb")  # closed by the `with` below
-        size = os.fstat(f.fileno()).st_size
-    except OSError as e:
-        raise DataError(f"cannot read data file {p}: {e.strerror or e}") from None
+    p, f = open_data_file(path)  # closed by the `with` below
+    size = os.fstat(f.fileno()).st_size
     table = np.zeros(0x110000, dtype=np.int32)  # code point -> id; 0: not met (no character has the boundary's id)
     seen: list[int] = []  # a fresh vocabulary's code points, in the order first met (ids 1, 2, ...)
     if vocab is not None:
