@@ -17,8 +17,8 @@ a global batch and rank 0 prints the global chars/s:
 
 chars/s counts the target characters of the global batch per second of full training steps. Two configs on
 the CPU: the names default (padded, masked batches of surnames) and a free-text stream (the same model, the
-bundled surnames read as one stream of text, the carried batches `rnnkit text train --stream` serves: B=64,
-T=100, the state carried from step to step).
+bundled surnames read as one stream of text, the carried batches `rnnkit text train --stream` serves: its
+default 32 rows, T=100, the state carried from step to step).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from rnnkit.engines.distributed import world_from_env
 from rnnkit.lm.config import ModelConfig
 from rnnkit.lm.model import TokenModel
 from rnnkit.memory import reuse_freed_memory
+from rnnkit.text.config import STREAM_DEFAULTS
 from rnnkit.text.data import Batcher, load_surnames
 from rnnkit.text.vocab import Vocabulary
 
@@ -70,6 +71,7 @@ def stream_batches(batch_size: int, count: int, seq_length: int = 100) -> tuple[
 
 
 CONFIGS = {"names": name_batches, "stream": stream_batches}
+BATCH_SIZES = {"names": TrainConfig().batch_size, "stream": STREAM_DEFAULTS["train"]["batch_size"]}  # the CLI's
 
 
 def timed(step, data: list[Batch], seconds: float, sync=lambda: None) -> float:
@@ -143,7 +145,7 @@ def cpu_rows(
     """numpy and torch engines on the CPU, the default model on `config`'s batches, alternating `rounds` times."""
     import torch
 
-    model_cfg, train = model_cfg or ModelConfig(), TrainConfig()
+    model_cfg, train = model_cfg or ModelConfig(), TrainConfig(batch_size=BATCH_SIZES[config])
     vocab_size, data = CONFIGS[config](train.batch_size, batches)
     steps = {
         "numpy": EngineStep(EngineConfig(), model_cfg, train, vocab_size),
@@ -239,8 +241,9 @@ def table(result: dict) -> str:
         f"{m['date']}: {m['cpu']} ({m['cores']} cores, BLAS: {', '.join(m['blas']) or '?'}), numpy {m['numpy']}, "
         f"torch {m['torch']}",
         "",
-        "the default model (lstm H=512, E=64, dropout 0.3, B=64, AdamW, norm clipping), training chars/s on names",
-        "(padded batches) and on a stream (T=100, the state carried):",
+        "the default model (lstm H=512, E=64, dropout 0.3, AdamW, norm clipping), training chars/s on names",
+        f"(padded batches of {BATCH_SIZES['names']}) and on a stream ({BATCH_SIZES['stream']} rows, T=100, the state "
+        "carried):",
         "",
         "| config | engine | device | threads | chars/s |",
         "|---|---|---|---|---|",

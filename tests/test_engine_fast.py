@@ -16,7 +16,6 @@ from rnnkit import nn
 from rnnkit.lm.config import ModelConfig
 from rnnkit.lm.model import TokenModel
 from rnnkit.lm.sample import draw, filter_logits, next_ids
-from rnnkit.nn import embedding
 from rnnkit.text.generate import NameGenerator
 from rnnkit.text.vocab import Vocabulary
 
@@ -301,16 +300,17 @@ def test_float32_lstm_runs_the_kernels_and_float64_does_not(monkeypatch):
         assert calls == expected
 
 
-def test_sum_rows_equals_add_at_on_both_paths(monkeypatch):
-    """The one-hot GEMM scatter-add and its np.add.at fallback (large V * N) both sum rows by id."""
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_rows_equals_add_at(dtype):
+    """The compiled scatter-add sums rows by id as np.add.at does, repeats and unused rows included."""
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 9, size=(7, 5))
-    d = rng.standard_normal((7, 5, 4))
-    expected = np.zeros((9, 4))
+    d = rng.standard_normal((7, 5, 4)).astype(dtype)
+    expected = np.zeros((10, 4), dtype=dtype)
     np.add.at(expected, ids.ravel(), d.reshape(-1, 4))
-    _close(nn.sum_rows(ids, d, 9), expected)
-    monkeypatch.setattr(embedding, "ONE_HOT_LIMIT", 0)
-    _close(nn.sum_rows(ids, d, 9), expected)
+    out = nn.sum_rows(ids, d, 10)
+    assert out.dtype == dtype and not out[9].any()
+    _close(out, expected)
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
@@ -399,3 +399,23 @@ def test_reuse_freed_memory_stops_the_page_faults_of_reallocated_buffers():
 
     assert faults("default") > 5_000  # 10 steps x 3 buffers x 2,048 pages, most of them faulted afresh
     assert faults("keep") < 100
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_a_layer_reads_table_rows_as_it_reads_the_gathered_array(cell, dtype):
+    """TableRows(table, ids) stands for table[ids]: the same outputs, final state and gradients, bit for bit."""
+    rng = np.random.default_rng(3)
+    layer = nn.CELLS[cell](5, 6, rng=rng, dtype=dtype)
+    table = rng.standard_normal((7, layer.gates * 6)).astype(dtype)
+    ids = rng.integers(0, 7, size=(4, 3))
+    dhs = rng.standard_normal((4, 3, 6)).astype(dtype)
+    results = []
+    for x_proj in (table[ids], nn.TableRows(table, ids)):
+        layer.zero_grad()
+        hs, state, cache = layer.forward(None, x_proj=x_proj)
+        dx_proj, _ = layer.backward(dhs, cache)
+        states = list(state) if cell == "lstm" else [state]  # (h, c) or h
+        results.append([hs, *states, dx_proj, layer.grads["W_hh"].copy()])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)

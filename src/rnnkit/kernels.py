@@ -79,15 +79,16 @@ def _cell_row(i, f, g, o, c_prev, c, tanh_c, h):
 
 
 @njit(**_JIT)
-def lstm_forward_step(x_proj, rec, scale, shift, c_prev, gates, c, tanh_c, h):
-    """One step: z = x_proj + rec (B, 4H) -> gates (B, 4H) activated i, f, g, o; c, tanh_c, h (B, H).
+def lstm_forward_step(x_proj, x_rows, rec, scale, shift, c_prev, gates, c, tanh_c, h):
+    """One step: z = x_proj[x_rows] + rec (B, 4H) -> gates (B, 4H) activated i, f, g, o; c, tanh_c, h (B, H).
 
+    Row b reads x_proj[x_rows[b]]: the step's own rows (x_rows = 0 .. B-1), or an input table's rows by id.
     scale, shift (4H,) are the NumPy path's: scale ⊙ tanh(scale ⊙ z) + shift is σ(z) on i, f, o and tanh(z) on g.
     """
     B, H = c.shape
     for b in range(B):
         a = gates[b]
-        _activate_row(x_proj[b], rec[b], scale, shift, a)
+        _activate_row(x_proj[x_rows[b]], rec[b], scale, shift, a)
         _cell_row(a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :], c_prev[b], c[b], tanh_c[b], h[b])
 
 
@@ -150,6 +151,15 @@ def transpose(a, out):
     for i in range(n):
         for j in range(m - m % w, m):
             out[j, i] = a[i, j]
+
+
+@njit(**_STRICT)
+def add_rows(ids, d, out):
+    """out[ids[k]] += d[k] for k in order: ids (N,), d (N, K), out (V, K). The backward of a row lookup."""
+    for k in range(ids.size):
+        row, src = out[ids[k]], d[k]
+        for j in range(src.size):
+            row[j] += src[j]
 
 
 @njit(**_STRICT)

@@ -113,7 +113,8 @@ class TokenModel:
         """ids (T, B) -> logits (T, B, V), the final states of every layer, the cache.
 
         The embedding and the first layer's input projection run fused: a lookup in E W_ih^T + b (V, G*H),
-        except under input dropout, whose mask falls between the two.
+        except under input dropout, whose mask falls between the two; the layer reads the table's rows step by
+        step (`nn.TableRows`) unless context features add to them.
         context (T, B, C): the dense features of every step, for a model built with context_size C.
         """
         self._check_context(context, ids.shape)
@@ -128,6 +129,8 @@ class TokenModel:
             x = x * input_mask
             x_proj = x @ first.params["W_ih"].T  # (T, B, G*H)
             x_proj += first.params[first.input_bias]
+        elif context is None:  # each step's rows of the table, looked up as the time loop reaches them
+            x_proj = nn.TableRows(first.input_table(E), ids)  # stands for (T, B, G*H)
         else:
             x_proj = first.input_table(E)[ids]  # (T, B, G*H)
         if context is not None:

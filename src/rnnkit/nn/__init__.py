@@ -11,6 +11,7 @@ from rnnkit.nn.gru import GRU, GRUCache
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.losses import cross_entropy, log_softmax, softmax
 from rnnkit.nn.lstm import LSTM, LSTMCache, LSTMState
+from rnnkit.nn.recurrent import TableRows
 from rnnkit.nn.rnn import RNN, RNNCache
 from rnnkit.nn.stack import CELLS, RecurrentStack, StackCache
 
@@ -27,6 +28,7 @@ __all__ = [
     "RNNCache",
     "RecurrentStack",
     "StackCache",
+    "TableRows",
     "cross_entropy",
     "dropout_mask",
     "locked_mask",

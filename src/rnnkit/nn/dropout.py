@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import numpy as np
 
+LEVELS = 1 << 16  # each unit's draw: a uniform 16-bit integer, dropped below round(p * LEVELS)
+
 
 def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
-    """A mask of 0 and 1/(1-p) to multiply activations by; its backward is the same multiplication."""
+    """A mask of 0 and 1/(1-p) to multiply activations by; its backward is the same multiplication.
+
+    Each unit is dropped with probability p rounded to a multiple of 2^-16 (at most 1 - 2^-16): 16-bit
+    integer draws cost less than half what float32 uniforms do.
+    """
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {p}")
     dtype = np.dtype(dtype)
-    keep = rng.random(shape, dtype=np.float32 if dtype == np.float32 else np.float64) >= p
+    keep = rng.integers(0, LEVELS, shape, dtype=np.uint16) >= min(round(p * LEVELS), LEVELS - 1)
     scale = np.asarray(1.0, dtype=dtype) / np.asarray(1.0 - p, dtype=dtype)  # the value keep / (1 - p) takes
     return np.multiply(keep, scale, dtype=dtype)
 

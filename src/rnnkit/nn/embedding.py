@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-ONE_HOT_LIMIT = 1 << 22  # entries of the (V, N) one-hot matrix beyond which sum_rows falls back to np.add.at
-
 
 def sum_rows(ids: np.ndarray, d: np.ndarray, num_rows: int) -> np.ndarray:
     """out[v] = sum of d[k] over the positions k where ids[k] == v: (num_rows, K), for ids (...) and d (..., K).
 
-    The backward of a row lookup. It runs as one GEMM with a one-hot (num_rows, N) matrix, far faster than
-    np.add.at for the small vocabularies of character models.
+    The backward of a row lookup: one compiled pass that adds each position's row into its id's row
+    (`kernels.add_rows`), for a stream batch of 32 x 100 positions and 2,048 columns several times faster than
+    a GEMM with the one-hot (num_rows, N) matrix and far faster than np.add.at.
     """
-    flat = ids.reshape(-1)
-    d2 = d.reshape(flat.size, -1)  # (N, K)
-    if num_rows * flat.size > ONE_HOT_LIMIT:
-        out = np.zeros((num_rows, d2.shape[1]), dtype=d.dtype)
-        np.add.at(out, flat, d2)
-        return out
-    one_hot = np.equal.outer(np.arange(num_rows), flat).astype(d.dtype)  # (V, N)
-    return one_hot @ d2  # (V, K)
+    from rnnkit import kernels  # numba: imported on first use, so the CLI starts fast
+
+    flat = np.ascontiguousarray(ids.reshape(-1))
+    d2 = np.ascontiguousarray(d.reshape(flat.size, -1))  # (N, K)
+    out = np.zeros((num_rows, d2.shape[1]), dtype=d.dtype)
+    kernels.add_rows(flat, d2, out)
+    return out
 
 
 class Embedding:
