@@ -42,7 +42,7 @@ class GRU(Recurrent):
     ) -> tuple[np.ndarray, np.ndarray, GRUCache]:
         """Run the layer over x (T, B, D) from h_0 = state (B, H) or zeros.
 
-        x_proj (T, B, 3H), when given, stands for x W_ih^T + b_ih (see `input_table`) and x may be None.
+        x_proj (T, B, 3H) or `TableRows`, when given, stands for x W_ih^T + b_ih (see `input_table`); x may be None.
         Returns hs (T, B, H), the final h_T (B, H) and the cache backward needs.
         """
         H, b_hh = self.hidden_size, self.params["b_hh"]

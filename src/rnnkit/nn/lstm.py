@@ -77,7 +77,7 @@ class LSTM(Recurrent):
     ) -> tuple[np.ndarray, LSTMState, LSTMCache]:
         """Run the layer over x (T, B, D) from state = (h_0, c_0) or zeros.
 
-        x_proj (T, B, 4H), when given, stands for x W_ih^T + b (see `input_table`) and x may be None.
+        x_proj (T, B, 4H) or `TableRows`, when given, stands for x W_ih^T + b (see `input_table`) and x may be None.
         Returns hs (T, B, H), the final (h_T, c_T) and the cache backward needs.
         """
         H = self.hidden_size

@@ -31,7 +31,7 @@ class RNN(Recurrent):
     ) -> tuple[np.ndarray, np.ndarray, RNNCache]:
         """Run the layer over x (T, B, D) from h_0 = state (B, H) or zeros.
 
-        x_proj (T, B, H), when given, stands for x W_ih^T + b (see `input_table`) and x may be None.
+        x_proj (T, B, H) or `TableRows`, when given, stands for x W_ih^T + b (see `input_table`) and x may be None.
         Returns hs (T, B, H), the final h_T (B, H) and the cache backward needs.
         """
         T, B = self._steps(x, x_proj)
