@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     from rnnkit.text import train as text
 
     argv = ["text", "train", "--data", args.data, *extra]
-    train_args = cli.build_parser().parse_args(argv)
-    train_args.given_options = cli.given_options(cli.build_parser(), argv)  # as `rnnkit text train` sees them
+    parser = cli.build_parser()
+    train_args = parser.parse_args(argv)
+    train_args.given_options = cli.given_options(parser, argv)  # as `rnnkit text train` sees them
     model, train_config, data = cli.text_configs(train_args)  # --preset included
     reuse_freed_memory()
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=args.threads):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,16 @@ def test_the_bare_layer_rows_race_torch_and_the_table_names_the_blas_kernel():
     text = engine.table(result)
     assert f"BLAS: openblas {result['machine']['blas']['version']}, kernel " in text
     assert f"| H=16 | 1 | {row['rnnkit_ms']:.2f} | {row['torch_ms']:.2f} | {row['ratio']:.2f} |" in text
+
+
+def test_the_step_profile_lists_the_kernels_and_times_both_products(capsys):
+    """step_profile.py shows per-step time by function (the compiled gate kernels among them) and, with
+    --products, the backward's product both ways."""
+    import step_profile
+
+    assert step_profile.main(["--config", "names", "--steps", "2", "--top", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "ms a step under cProfile" in out
+    assert "lstm_forward_step" in out and "lstm_backward_step" in out and "add_rows" in out
+    assert step_profile.main(["--products"]) == 0
+    assert re.search(r"dz W_hh \d+ us, W_hh\^T dz\^T \d+ us", capsys.readouterr().out)

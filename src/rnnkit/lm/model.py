@@ -172,7 +172,7 @@ class TokenModel:
     def floats_per_position(self) -> int:
         """About how many numbers a forward pass holds per (step, row): the logits, and each layer's gate buffers
         (two of G H), its states h, c and tanh(c) (3 H) and its output (H). Sizes chunks of a long evaluation."""
-        gates = {"rnn": 1, "gru": 3}.get(self.config.cell, 4)
+        gates = self.rnn.layers[0].gates
         H = self.config.hidden_size
         return self.vocab_size + self.config.num_layers * (2 * gates * H + 4 * H)
 

@@ -20,7 +20,8 @@ def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dty
     """A mask of 0 and 1/(1-p) to multiply activations by; its backward is the same multiplication.
 
     Each unit is dropped with probability p rounded to a multiple of 2^-16 (at most 1 - 2^-16): 16-bit
-    integer draws cost less than half what float32 uniforms do.
+    integer draws cost less than float32 uniforms (`benchmarks/step_profile.py`: 2.5 ms against 3.4 for the
+    masks of a 32-row stream step).
     """
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {p}")

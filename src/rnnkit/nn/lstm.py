@@ -37,7 +37,7 @@ class LSTMCache:
     cs: np.ndarray  # (T+1, B, H) c_0 .. c_T
     gates: np.ndarray  # (T, B, 4H) activated i, f, g, o
     tanh_c: np.ndarray  # (T, B, H) tanh(c_t)
-    W_hh_t: np.ndarray | None = None  # (H, 4H) W_hh^T contiguous, as the float32 forward ran with it
+    W_hh_t: np.ndarray | None = None  # (H, 4H) W_hh^T contiguous, as the float32 forward ran with it (else None)
 
 
 class LSTM(Recurrent):
@@ -199,16 +199,14 @@ class LSTM(Recurrent):
             from rnnkit import kernels
 
             dhs = np.ascontiguousarray(dhs, self.dtype)
-            W_t = cache.W_hh_t
-            if W_t is None:
-                W_t = np.empty((H, 4 * H), dtype=self.dtype)
-                kernels.transpose(W_hh, W_t)
+            W_t = cache.W_hh_t  # (H, 4H): the float32 forward always keeps it
             dh_rec_t = np.empty((H, B), dtype=self.dtype)  # (dL/dh_{t-1})^T
             for t in reversed(range(T)):
                 kernels.lstm_backward_step(dh_rec, dhs[t], gates[t], tanh_c[t], cs[t], dc, dz[t])
                 # dL/dh_{t-1} = dz_t W_hh, computed as its transpose W_hh^T dz_t^T (H, B): with the long side
-                # (H) first, OpenBLAS splits the product across threads better (0.37 ms against 0.49 ms for B=32,
-                # H=512 on two threads of this project's Xeon); the small transpose back costs 7 us.
+                # (H) first, OpenBLAS splits the product across threads better (0.32 ms against 0.43 ms for B=32,
+                # H=512 on two threads of this project's Xeon: benchmarks/step_profile.py --products); the small
+                # transpose back costs about 7 us.
                 np.matmul(W_t, dz[t].T, out=dh_rec_t)
                 kernels.transpose(dh_rec_t, dh_rec)  # (B, H)
             return self._weight_grads(dz, cache.x, cache.hs[:T]), (dh_rec, dc)

@@ -44,9 +44,6 @@ class TableRows:
     def __getitem__(self, t: int) -> np.ndarray:
         return self.table[self.ids[t]]  # (B, G*H)
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
 
 class Recurrent:
     """Base of the sequence layers: owns `params` and `grads` (dicts with the same keys), keeps no state.
