@@ -419,3 +419,25 @@ def test_a_layer_reads_table_rows_as_it_reads_the_gathered_array(cell, dtype):
         results.append([hs, *states, dx_proj, layer.grads["W_hh"].copy()])
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_the_skipped_products_change_nothing_else(cell, dtype):
+    """Two products a training step does without: forward from no state skips h_0 W_hh^T (h_0 = 0), and
+    backward with state_grads=False skips dL/dh_0. Outputs and gradients equal the full computation's, bit for bit."""
+    rng = np.random.default_rng(4)
+    T, B, D, H = 5, 3, 4, 6
+    layer = nn.CELLS[cell](D, H, rng=rng, dtype=dtype)
+    x = rng.standard_normal((T, B, D)).astype(dtype)
+    dhs = rng.standard_normal((T, B, H)).astype(dtype)
+    zeros = np.zeros((B, H), dtype=dtype)
+    results = []
+    for state, state_grads in (((zeros, zeros) if cell == "lstm" else zeros, True), (None, False)):
+        layer.zero_grad()
+        hs, final, cache = layer.forward(x, state)
+        dx, dstate = layer.backward(dhs, cache, state_grads=state_grads)
+        assert (dstate is None) == (not state_grads)
+        results.append([hs, *np.atleast_3d(final), dx, *(g.copy() for g in layer.grads.values())])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -152,6 +152,20 @@ def test_masks_have_the_shapes_that_make_them_locked_and_whole_rows():
     assert set(np.unique(cache.rnn.dropped[0].mask)) == {0.0, 1 / 0.6}
 
 
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
+@pytest.mark.parametrize("shape", [(40, 50, 51), (7,)])  # sizes that are and are not whole 64-bit words
+def test_a_dropout_mask_drops_p_of_the_units_and_scales_the_rest(p, shape):
+    """Each unit is dropped with probability p (within 5 standard errors), kept at 1/(1-p), reproducibly."""
+    mask = nn.dropout_mask(shape, p, np.random.default_rng(0), np.float64)
+    assert mask.shape == shape and set(np.unique(mask)) <= {0.0, 1 / (1 - p)}
+    np.testing.assert_array_equal(mask, nn.dropout_mask(shape, p, np.random.default_rng(0), np.float64))
+    if mask.size > 1000:
+        dropped = (mask == 0).mean()
+        assert abs(dropped - p) < 5 * np.sqrt(p * (1 - p) / mask.size)
+    masks = np.stack([nn.dropout_mask(shape, p, np.random.default_rng(s)).ravel()[:500] for s in range(400)])
+    assert abs((masks == 0).mean(axis=0) - p).max() < 0.15  # each unit on its own: 6 standard errors
+
+
 def test_evaluation_uses_the_full_weights():
     """In eval mode the regularised model computes exactly what the plain one does, with no rng at all."""
     regularised, plain = _model("lstm", **EVERYTHING), _model("lstm", dropout=0.3)

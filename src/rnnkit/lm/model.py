@@ -150,7 +150,7 @@ class TokenModel:
         dhs = self.head.backward(dlogits, cache.top)  # (T, B, H)
         if cache.mask is not None:
             dhs *= cache.mask
-        dx_proj, _ = self.rnn.backward(dhs, cache.rnn)  # (T, B, G*H)
+        dx_proj, _ = self.rnn.backward(dhs, cache.rnn, state_grads=False)  # (T, B, G*H): BPTT stops at h_0
         first = self.rnn.layers[0]
         if cache.x is not None:  # input dropout: the projection of the masked vectors, one GEMM each way
             T, B, GH = dx_proj.shape

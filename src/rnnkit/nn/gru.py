@@ -106,12 +106,13 @@ class GRU(Recurrent):
         return h, h
 
     def backward(
-        self, dhs: np.ndarray, cache: GRUCache, dstate: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, dhs: np.ndarray, cache: GRUCache, dstate: np.ndarray | None = None, state_grads: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Backpropagate dhs = dL/dh_t (T, B, H) and dstate = dL/dh_T (B, H) through time.
 
         Adds dW_ih, dW_hh, db_ih, db_hh into self.grads; returns dx (T, B, D) (dL/dx_proj (T, B, 3H) when
-        forward was given x_proj, whose W_ih and b_ih gradients are then the caller's) and dL/dh_0 (B, H).
+        forward was given x_proj, whose W_ih and b_ih gradients are then the caller's) and dL/dh_0 (B, H), or
+        None with state_grads=False, which skips the last step's product (a caller that truncates there).
         """
         T, B, H = dhs.shape
         W_hh, gates, h_prev = self.params["W_hh"], cache.gates, cache.hs[:T]
@@ -142,10 +143,12 @@ class GRU(Recurrent):
             dh = dh_all[t]
             np.add(dh_rec, dhs[t], out=dh)
             np.multiply(dh_proj3[t], dh[:, None, :], out=dh_proj3[t])
+            if t == 0 and not state_grads:
+                break
             np.matmul(dh_proj[t], W_hh, out=dh_rec)  # (B, H)
             np.multiply(dh, z[t], out=tmp)
             dh_rec += tmp  # the direct path h_t = ... + z ⊙ h_{t-1}
         dx_proj3 = dx_proj.reshape(T, B, 3, H)
         np.multiply(dx_proj3, dh_all[:, :, None, :], out=dx_proj3)
         self.grads["b_hh"] += dh_proj.reshape(T * B, -1).sum(axis=0)
-        return self._weight_grads(dx_proj, cache.x, h_prev, dz_h=dh_proj), dh_rec
+        return self._weight_grads(dx_proj, cache.x, h_prev, dz_h=dh_proj), dh_rec if state_grads else None

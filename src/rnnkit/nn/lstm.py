@@ -85,22 +85,23 @@ class LSTM(Recurrent):
         hs = np.empty((T + 1, B, H), dtype=self.dtype)
         cs = np.empty((T + 1, B, H), dtype=self.dtype)
         hs[0], cs[0] = self.initial_lstm_state(B) if state is None else state
+        zero_start = state is None  # h_0 = 0: the first step's recurrent product is zero, and skipped
         tanh_c = np.empty((T, B, H), dtype=self.dtype)
         if self._fused:  # the kernel scales z itself
             gates, source = self._inputs(x, x_proj)  # (T, B, 4H) x W_ih^T + b, or an empty buffer and x_proj
             if source is None:  # read the projections from one buffer, write the gates to another
                 source, gates = gates, np.empty_like(gates)
-            W_t = self._fused_loop(gates, source, hs, cs, tanh_c)
+            W_t = self._fused_loop(gates, source, hs, cs, tanh_c, zero_start)
         else:
             scale = self._gate_scale
             gates, source = self._inputs(x, x_proj, scale)  # (T, B, 4H) scale ⊙ z, activated in place below
             W = np.multiply(self.params["W_hh"].T, scale, order="C")  # (H, 4H) contiguous: faster GEMM than .T
-            self._loop(gates, source, scale, hs, cs, tanh_c, W)
+            self._loop(gates, source, scale, hs, cs, tanh_c, W, zero_start)
             W_t = None
         state = (hs[T].copy(), cs[T].copy())
         return hs[1:], state, LSTMCache(x if x_proj is None else None, hs, cs, gates, tanh_c, W_t)
 
-    def _fused_loop(self, gates, x_proj, hs, cs, tanh_c) -> np.ndarray:
+    def _fused_loop(self, gates, x_proj, hs, cs, tanh_c, zero_start: bool) -> np.ndarray:
         """The float32 time loop; returns the W_hh^T (H, 4H) it multiplied by, which backward reuses."""
         from rnnkit import kernels  # numba: imported on first use, so the CLI starts fast
 
@@ -115,14 +116,17 @@ class LSTM(Recurrent):
             table, rows = None, np.broadcast_to(np.arange(B), (T, B))
             x_proj = np.ascontiguousarray(x_proj, self.dtype)
         for t in range(T):
-            np.matmul(hs[t], W, out=rec)
+            if t == 0 and zero_start:
+                rec.fill(0.0)
+            else:
+                np.matmul(hs[t], W, out=rec)
             kernels.lstm_forward_step(
                 x_proj[t] if table is None else table, rows[t], rec, self._gate_scale, self._gate_shift,
                 cs[t], gates[t], cs[t + 1], tanh_c[t], hs[t + 1],
             )  # fmt: skip
         return W
 
-    def _loop(self, gates, x_proj, scale, hs, cs, tanh_c, W) -> None:
+    def _loop(self, gates, x_proj, scale, hs, cs, tanh_c, W, zero_start: bool) -> None:
         T, B, _ = gates.shape
         H = self.hidden_size
         rec = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} W_hh^T, scaled
@@ -131,8 +135,9 @@ class LSTM(Recurrent):
             z = gates[t]
             if x_proj is not None:
                 np.multiply(x_proj[t], scale, out=z)
-            np.matmul(hs[t], W, out=rec)  # (B, 4H)
-            z += rec
+            if t > 0 or not zero_start:
+                np.matmul(hs[t], W, out=rec)  # (B, 4H)
+                z += rec
             self._activate(z)  # z = i, f, g, o
             np.multiply(z[:, H : 2 * H], cs[t], out=cs[t + 1])
             np.multiply(z[:, :H], z[:, 2 * H : 3 * H], out=ig)
@@ -180,12 +185,13 @@ class LSTM(Recurrent):
         return h, (h, c)
 
     def backward(
-        self, dhs: np.ndarray, cache: LSTMCache, dstate: LSTMState | None = None
-    ) -> tuple[np.ndarray, LSTMState]:
+        self, dhs: np.ndarray, cache: LSTMCache, dstate: LSTMState | None = None, state_grads: bool = True
+    ) -> tuple[np.ndarray, LSTMState | None]:
         """Backpropagate dhs = dL/dh_t (T, B, H) and dstate = (dL/dh_T, dL/dc_T) through time.
 
         Adds dW_ih, dW_hh, db into self.grads; returns dx (T, B, D) (dL/dx_proj (T, B, 4H) when forward was
-        given x_proj, whose W_ih and b gradients are then the caller's) and (dL/dh_0, dL/dc_0).
+        given x_proj, whose W_ih and b gradients are then the caller's) and (dL/dh_0, dL/dc_0), or None with
+        state_grads=False, which skips the last step's product dz_0 W_hh (a caller that truncates there).
         """
         T, B, H = dhs.shape
         W_hh, gates, tanh_c, cs = self.params["W_hh"], cache.gates, cache.tanh_c, cache.cs
@@ -207,9 +213,10 @@ class LSTM(Recurrent):
                 # (H) first, OpenBLAS splits the product across threads better (0.32 ms against 0.43 ms for B=32,
                 # H=512 on two threads of this project's Xeon: benchmarks/step_profile.py --products); the small
                 # transpose back costs about 7 us.
-                np.matmul(W_t, dz[t].T, out=dh_rec_t)
-                kernels.transpose(dh_rec_t, dh_rec)  # (B, H)
-            return self._weight_grads(dz, cache.x, cache.hs[:T]), (dh_rec, dc)
+                if t > 0 or state_grads:
+                    np.matmul(W_t, dz[t].T, out=dh_rec_t)
+                    kernels.transpose(dh_rec_t, dh_rec)  # (B, H)
+            return self._weight_grads(dz, cache.x, cache.hs[:T]), (dh_rec, dc) if state_grads else None
         tmp = np.empty((B, H), dtype=self.dtype)
         for t in reversed(range(T)):
             a, d, tc = gates[t], dz[t], tanh_c[t]
@@ -235,6 +242,7 @@ class LSTM(Recurrent):
             d_g *= i
             d_g *= dc  # dz_g = dc ⊙ i ⊙ tanh'
             dc *= f  # dL/dc_{t-1}
-            np.matmul(d, W_hh, out=dh_rec)  # (B, H) dL/dh_{t-1}
+            if t > 0 or state_grads:
+                np.matmul(d, W_hh, out=dh_rec)  # (B, H) dL/dh_{t-1}
         dx = self._weight_grads(dz, cache.x, cache.hs[:T])
-        return dx, (dh_rec, dc)
+        return dx, (dh_rec, dc) if state_grads else None

@@ -61,12 +61,13 @@ class RNN(Recurrent):
         return h, h
 
     def backward(
-        self, dhs: np.ndarray, cache: RNNCache, dstate: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, dhs: np.ndarray, cache: RNNCache, dstate: np.ndarray | None = None, state_grads: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Backpropagate dhs = dL/dh_t (T, B, H) and dstate = dL/dh_T (B, H) through time.
 
         Adds dW_ih, dW_hh, db into self.grads; returns dx (T, B, D) (dL/dx_proj (T, B, H) when forward was
-        given x_proj, whose W_ih and b gradients are then the caller's) and dL/dh_0 (B, H).
+        given x_proj, whose W_ih and b gradients are then the caller's) and dL/dh_0 (B, H), or None with
+        state_grads=False, which skips the last step's product (a caller that truncates there).
         """
         hs, W_hh = cache.hs, self.params["W_hh"]
         T, B, H = dhs.shape
@@ -76,5 +77,6 @@ class RNN(Recurrent):
         for t in reversed(range(T)):
             dh += dhs[t]
             dz[t] *= dh
-            np.matmul(dz[t], W_hh, out=dh)  # (B, H) dL/dh_{t-1}
-        return self._weight_grads(dz, cache.x, hs[:T]), dh
+            if t > 0 or state_grads:
+                np.matmul(dz[t], W_hh, out=dh)  # (B, H) dL/dh_{t-1}
+        return self._weight_grads(dz, cache.x, hs[:T]), dh if state_grads else None

@@ -110,17 +110,21 @@ class RecurrentStack:
             caches.append(cache)
         return h, final, StackCache(caches, masks, drops)
 
-    def backward(self, dhs: np.ndarray, cache: StackCache, dstates: list | None = None) -> tuple[np.ndarray, list]:
+    def backward(
+        self, dhs: np.ndarray, cache: StackCache, dstates: list | None = None, state_grads: bool = True
+    ) -> tuple[np.ndarray, list]:
         """dhs (T, B, H) on the top layer's outputs -> dx (T, B, D) and the gradient of every initial state.
 
-        dx is dL/dx_proj (T, B, G*H) when forward was given x_proj.
+        dx is dL/dx_proj (T, B, G*H) when forward was given x_proj. state_grads=False: the initial states'
+        gradients are not wanted (training truncates there), each layer skips its last step's product, and
+        the list holds None.
         """
         dstates = [None] * len(self.layers) if dstates is None else dstates
         dstates0 = [None] * len(self.layers)
         d = dhs
         for l in reversed(range(len(self.layers))):
             with dropped_recurrent_weights(self.layers[l], cache.dropped[l]):
-                d, dstates0[l] = self.layers[l].backward(d, cache.layers[l], dstates[l])
+                d, dstates0[l] = self.layers[l].backward(d, cache.layers[l], dstates[l], state_grads)
             if cache.masks[l] is not None:
                 d = d * cache.masks[l]
         return d, dstates0
