@@ -11,6 +11,13 @@ weights' is test_nll_raw), read
 with the state carried (`rnnkit text eval`), so no choice was made by looking at the test part. Any
 `rnnkit text train` flag after `--` is passed through (e.g. `-- --hidden-size 256 --dropout 0.2`); without
 them the run uses rnnkit's defaults. Prints one JSON line, with a sample of the final model.
+
+Runs already trained on that split: `--members RUN [RUN ...]` trains nothing and reads the test part with each
+run's final weights alone and with all of them together (the mixture of their next-character distributions, as
+`rnnkit text eval RUN RUN ...` reads an ensemble), in one JSON line:
+
+    .venv/bin/python benchmarks/text_quality.py ../shared/data/bench/tinyshakespeare.txt \
+        --members runs/shake-s0 runs/shake-s1
 """
 
 from __future__ import annotations
@@ -52,10 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prime", default="\n", help="start of the sample printed (default: a newline)")
     p.add_argument("--sample-length", type=int, default=500, help="characters sampled (default: %(default)s)")
     p.add_argument("--out", help="run directory (default: runs/bench-<text>-<timestamp>)")
+    p.add_argument(
+        "--members", nargs="+", metavar="RUN", help="train nothing: the test NLL of each run and of their ensemble"
+    )
     args = p.parse_args(argv)
-    out = args.out or f"runs/bench-{Path(args.text).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     text = Path(args.text).read_text(encoding="utf-8")
     split = int(len(text) * (1 - args.test_fraction))
+    if args.members:
+        if args.out or extra:
+            p.error("--out and flags after -- cannot apply with --members (which trains nothing)")
+        return evaluate_members(args.members, text[split:], args.threads)
+    out = args.out or f"runs/bench-{Path(args.text).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     with tempfile.TemporaryDirectory() as tmp:  # the two parts, outside the repository
         train_file, test_file = Path(tmp) / "train.txt", Path(tmp) / "test.txt"
         train_file.write_text(text[:split], encoding="utf-8")
@@ -69,15 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             return code
         wall = time.perf_counter() - start
         gen = load(out)
-        arrays, _ = RunDir(out).load_checkpoint()  # the final weights, not the ones the test part picked
         test_ids, _ = read_stream(test_file, gen.vocab)
-        averaged = any(k.startswith("ema.average.") for k in arrays)  # --ema-decay
         raw = None
-        if averaged:  # the raw weights' loss too, beside the average's
-            gen.model.load_params({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+        if load_final_weights(gen.model, out, raw=True):  # --ema-decay: the raw weights' loss too
             raw = round(gen.evaluate_ids(test_ids)["nll"], 4)
-        final = "ema.average." if averaged else "model."
-        gen.model.load_params({k[len(final) :]: v for k, v in arrays.items() if k.startswith(final)})
+        load_final_weights(gen.model, out)
         result = gen.evaluate_ids(test_ids)
     sample = gen.sample(prime=args.prime, length=args.sample_length, seed=0)[0]
     metrics = RunDir(out).read_metrics()
@@ -108,6 +118,59 @@ def main(argv: list[str] | None = None) -> int:
                 "sample": sample,
             },
             ensure_ascii=False,
+        )
+    )
+    return 0
+
+
+def load_final_weights(model, run: str, raw: bool = False) -> bool:
+    """Put the run's final weights into model: the last checkpoint's, not the ones the test part picked (it is
+    also the validation stream). With --ema-decay that is the moving average, or with raw=True the raw weights.
+    Returns whether the run kept an average."""
+    arrays, _ = RunDir(run).load_checkpoint()
+    averaged = any(k.startswith("ema.average.") for k in arrays)
+    prefix = "ema.average." if averaged and not raw else "model."
+    model.load_params({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
+    return averaged
+
+
+def evaluate_members(runs: list[str], test_text: str, threads: int) -> int:
+    """Print one JSON line: the test NLL of each run's final weights alone, and of their ensemble."""
+    from threadpoolctl import threadpool_limits
+
+    from rnnkit.errors import RnnkitError
+
+    with tempfile.TemporaryDirectory() as tmp, threadpool_limits(threads):
+        test_file = Path(tmp) / "test.txt"
+        test_file.write_text(test_text, encoding="utf-8")
+        try:
+            members = []
+            for run in runs:
+                gen = load(run)
+                load_final_weights(gen.model, run)
+                members.append(
+                    {"run": run, "test_nll": round(gen.evaluate_ids(read_stream(test_file, gen.vocab)[0])["nll"], 4)}
+                )
+            gen = load(runs)  # the ensemble: one model per run, each with its final weights
+            for member, run in zip(gen.model.members, runs, strict=True):
+                load_final_weights(member, run)
+            ensemble = gen.evaluate_ids(read_stream(test_file, gen.vocab)[0])
+        except RnnkitError as e:
+            print(f"text_quality.py: error: {e}", file=sys.stderr)
+            return 2
+    print(
+        json.dumps(
+            {
+                "members": members,
+                "ensemble": {
+                    "runs": runs,
+                    "test_nll": round(ensemble["nll"], 4),
+                    "test_bpc": round(ensemble["bpc"], 4),
+                },
+                "threads": threads,
+                "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
+                "date": time.strftime("%Y-%m-%d"),
+            }
         )
     )
     return 0

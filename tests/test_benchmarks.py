@@ -169,3 +169,31 @@ def test_the_step_profile_lists_the_kernels_and_times_both_products(capsys):
     assert "lstm_forward_step" in out and "lstm_backward_step" in out and "add_rows" in out
     assert step_profile.main(["--products"]) == 0
     assert re.search(r"dz W_hh \d+ us, W_hh\^T dz\^T \d+ us", capsys.readouterr().out)
+
+
+def test_text_quality_members_reads_each_runs_final_weights_and_their_ensemble(tmp_path, capsys):
+    """--members trains nothing: each run's test NLL is the one its own benchmark run reported (the final
+    weights), and the ensemble's is below the members' mean (Jensen: -log mean p <= mean -log p)."""
+    import json
+
+    import text_quality
+
+    text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog\n" for i in range(200))
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    tiny = "--hidden-size 16 --embedding-size 8 --batch-size 4 --seq-length 16 --max-steps 6 --eval-every 3".split()
+    reported = []
+    for seed in (0, 1):
+        args = [str(path), "--max-time", "0", "--out", str(tmp_path / f"s{seed}"), "--", *tiny, "--seed", str(seed)]
+        assert text_quality.main(args) == 0
+        reported.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["test_nll"])
+    runs = [str(tmp_path / "s0"), str(tmp_path / "s1")]
+    assert text_quality.main([str(path), "--members", *runs]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [m["run"] for m in result["members"]] == runs and result["ensemble"]["runs"] == runs
+    assert [m["test_nll"] for m in result["members"]] == reported and reported[0] != reported[1]
+    assert result["ensemble"]["test_nll"] <= np.mean(reported) + 1e-4
+    assert result["ensemble"]["test_nll"] not in reported
+    with pytest.raises(SystemExit) as stop:  # argparse's usage error
+        text_quality.main([str(path), "--members", *runs, "--out", str(tmp_path / "x")])
+    assert stop.value.code == 2
