@@ -51,12 +51,12 @@ def check_stream(config: dict[str, Any], where: str) -> dict[str, Any]:
     return section
 
 
-# Named presets for `rnnkit text train --preset NAME`: settings put over the defaults of ModelConfig and TrainConfig
-# (flags given explicitly still win). The README's Quality section has the runs behind them.
 # The defaults of a --stream run where they differ from a list's, put over ModelConfig's and TrainConfig's like a
 # preset (flags given, and a --preset's settings, still win). Measured: README, Free text, "Choosing the defaults".
 STREAM_DEFAULTS: dict[str, dict] = {"train": {"batch_size": 32}}
 
+# Named presets for `rnnkit text train --preset NAME`: settings put over the defaults of ModelConfig and TrainConfig
+# (flags given explicitly still win). The README's Quality section has the runs behind them.
 PRESETS: dict[str, dict[str, dict]] = {
     "best": {"model": {"weight_drop": 0.3}, "train": {"ema_decay": 0.999}},
 }
