@@ -2,6 +2,7 @@
 #   make demo    train a name model for about two minutes, print new surnames, then write melodies (one over chords)
 #   make test    the test suite (installs the test extra: pytest, hypothesis, torch as the oracle)
 #   make bench   the engine speed benchmark against torch, then the numpy and torch engines side by side
+#   make screenshots  retake the README's pictures of `rnnkit serve` (docs/*.png) with the browser tests
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ CORE   := $(VENV)/.installed-core
 STAMP  := $(VENV)/.installed
 DEMO   := runs/demo
 
-.PHONY: test demo bench lint clean
+.PHONY: test demo bench screenshots lint clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,10 @@ bench: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest
+
+# the browser tests write their screenshots to a temporary folder unless asked to update docs/
+screenshots: $(STAMP)
+	RNNKIT_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_serve_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
