@@ -11,7 +11,9 @@ every compiled kernel has its own line. cProfile adds a little to each of the ~4
 the step time it prints is slightly above `engines.py`'s.
 
 --products times the LSTM backward's per-step product dL/dh_{t-1} = dz_t W_hh (B, 4H) (4H, H) both ways, as
-written and as its transpose W_hh^T dz_t^T with the long side first (what `nn.LSTM.backward` does), in us.
+written and as its transpose W_hh^T dz_t^T with the long side first (what `nn.LSTM.backward` does), in us; then
+the three products of a stream step as rnnkit computes them, each beside the same product in torch (whose CPU
+build multiplies with MKL), at --threads.
 """
 
 from __future__ import annotations
@@ -53,23 +55,40 @@ def profile(config: str, steps: int, top: int) -> None:
         print(f"{tottime / steps * 1e3:8.2f} ms  {calls // steps:5d} calls  {name}  ({where})")
 
 
-def products(B: int = 32, H: int = 512, repeats: int = 400) -> None:
+def products(threads: int, B: int = 32, H: int = 512, T: int = 100, repeats: int = 400) -> None:
+    """The LSTM's three products of a 32-row stream step, in NumPy's BLAS and in torch's (MKL on x86), in us."""
+    import torch
+
+    torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     W_hh = rng.standard_normal((4 * H, H), dtype=np.float32)
     W_t = np.ascontiguousarray(W_hh.T)  # (H, 4H)
+    h = rng.standard_normal((B, H), dtype=np.float32)
     dz = rng.standard_normal((B, 4 * H), dtype=np.float32)
-    dh, dh_t = np.empty((B, H), np.float32), np.empty((H, B), np.float32)
+    dz_all = rng.standard_normal((T * B, 4 * H), dtype=np.float32)  # every position's dL/dz
+    h_all = rng.standard_normal((T * B, H), dtype=np.float32)  # every position's h_{t-1}
+    rec, dh, dh_t = np.empty((B, 4 * H), np.float32), np.empty((B, H), np.float32), np.empty((H, B), np.float32)
+    dW = np.empty((4 * H, H), np.float32)
+    tW_hh, th, tdz, tdz_all, th_all = (torch.from_numpy(a) for a in (W_hh, h, dz, dz_all, h_all))
 
-    def timed(f) -> float:
+    def timed(f, n: int = repeats) -> float:
         f()
         start = time.perf_counter()
-        for _ in range(repeats):
+        for _ in range(n):
             f()
-        return (time.perf_counter() - start) / repeats * 1e6
+        return (time.perf_counter() - start) / n * 1e6
 
     as_written = timed(lambda: np.matmul(dz, W_hh, out=dh))
     transposed = timed(lambda: np.matmul(W_t, dz.T, out=dh_t))
     print(f"B={B} H={H}: dz W_hh {as_written:.0f} us, W_hh^T dz^T {transposed:.0f} us")
+    rows = [
+        ("h W_hh^T (forward, each step)", lambda: np.matmul(h, W_t, out=rec), lambda: th @ tW_hh.T, repeats),
+        ("dz W_hh (backward, each step)", lambda: np.matmul(W_t, dz.T, out=dh_t), lambda: tdz @ tW_hh, repeats),
+        (f"dz^T h over {T * B} positions (dW_hh)", lambda: np.matmul(dz_all.T, h_all, out=dW),
+         lambda: tdz_all.T @ th_all, 10),
+    ]  # fmt: skip
+    for name, ours, theirs, n in rows:
+        print(f"{name}: numpy {timed(ours, n):.0f} us, torch {timed(theirs, n):.0f} us ({threads} thread(s))")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,12 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=20, help="steps profiled after three warm-up steps")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default: %(default)s)")
     p.add_argument("--top", type=int, default=14, help="functions shown")
-    p.add_argument("--products", action="store_true", help="time the backward's product both ways instead")
+    p.add_argument(
+        "--products", action="store_true", help="time the LSTM's products instead (both ways; numpy and torch)"
+    )
     args = p.parse_args(argv)
     reuse_freed_memory()  # as the rnnkit command line runs
     with threadpool_limits(args.threads):
         if args.products:
-            products()
+            products(args.threads)
         else:
             profile(args.config, args.steps, args.top)
     return 0

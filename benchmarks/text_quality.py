@@ -32,7 +32,7 @@ from pathlib import Path
 
 from rnnkit import cli
 from rnnkit.rundir import RunDir
-from rnnkit.text.stream import read_stream
+from rnnkit.text.stream import TextGenerator, read_stream
 from rnnkit.text.train import load
 
 
@@ -84,10 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - start
         gen = load(out)
         test_ids, _ = read_stream(test_file, gen.vocab)
+        arrays, _ = RunDir(out).load_checkpoint()
         raw = None
-        if load_final_weights(gen.model, out, raw=True):  # --ema-decay: the raw weights' loss too
+        if averaged(arrays):  # --ema-decay: the raw weights' loss too
+            gen.model.load_params(final_weights(arrays, raw=True))
             raw = round(gen.evaluate_ids(test_ids)["nll"], 4)
-        load_final_weights(gen.model, out)
+        gen.model.load_params(final_weights(arrays))
         result = gen.evaluate_ids(test_ids)
     sample = gen.sample(prime=args.prime, length=args.sample_length, seed=0)[0]
     metrics = RunDir(out).read_metrics()
@@ -123,15 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def load_final_weights(model, run: str, raw: bool = False) -> bool:
-    """Put the run's final weights into model: the last checkpoint's, not the ones the test part picked (it is
-    also the validation stream). With --ema-decay that is the moving average, or with raw=True the raw weights.
-    Returns whether the run kept an average."""
-    arrays, _ = RunDir(run).load_checkpoint()
-    averaged = any(k.startswith("ema.average.") for k in arrays)
-    prefix = "ema.average." if averaged and not raw else "model."
-    model.load_params({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
-    return averaged
+def averaged(arrays: dict) -> bool:
+    """Whether a checkpoint keeps a moving average of the weights (--ema-decay)."""
+    return any(k.startswith("ema.average.") for k in arrays)
+
+
+def final_weights(arrays: dict, raw: bool = False) -> dict:
+    """A run's final weights from its last checkpoint, not the ones the test part picked (it is also the
+    validation stream): with --ema-decay the moving average, or with raw=True the raw weights."""
+    prefix = "ema.average." if averaged(arrays) and not raw else "model."
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
 def evaluate_members(runs: list[str], test_text: str, threads: int) -> int:
@@ -140,21 +143,21 @@ def evaluate_members(runs: list[str], test_text: str, threads: int) -> int:
 
     from rnnkit.errors import RnnkitError
 
+    def figures(gen) -> dict:
+        result = gen.evaluate_ids(test_ids)
+        return {"test_nll": round(result["nll"], 4), "test_bpc": round(result["bpc"], 4)}
+
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(threads):
         test_file = Path(tmp) / "test.txt"
         test_file.write_text(test_text, encoding="utf-8")
         try:
+            ensemble = load(runs)  # one model per run; it checks that the runs share one vocabulary
+            test_ids, _ = read_stream(test_file, ensemble.vocab)
             members = []
-            for run in runs:
-                gen = load(run)
-                load_final_weights(gen.model, run)
-                members.append(
-                    {"run": run, "test_nll": round(gen.evaluate_ids(read_stream(test_file, gen.vocab)[0])["nll"], 4)}
-                )
-            gen = load(runs)  # the ensemble: one model per run, each with its final weights
-            for member, run in zip(gen.model.members, runs, strict=True):
-                load_final_weights(member, run)
-            ensemble = gen.evaluate_ids(read_stream(test_file, gen.vocab)[0])
+            for run, member in zip(runs, ensemble.model.members, strict=True):
+                member.load_params(final_weights(RunDir(run).load_checkpoint()[0]))
+                members.append({"run": run, **figures(TextGenerator(member, ensemble.vocab))})
+            result = {"runs": runs, **figures(ensemble)}
         except RnnkitError as e:
             print(f"text_quality.py: error: {e}", file=sys.stderr)
             return 2
@@ -162,11 +165,7 @@ def evaluate_members(runs: list[str], test_text: str, threads: int) -> int:
         json.dumps(
             {
                 "members": members,
-                "ensemble": {
-                    "runs": runs,
-                    "test_nll": round(ensemble["nll"], 4),
-                    "test_bpc": round(ensemble["bpc"], 4),
-                },
+                "ensemble": result,
                 "threads": threads,
                 "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
                 "date": time.strftime("%Y-%m-%d"),

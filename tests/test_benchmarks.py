@@ -168,7 +168,9 @@ def test_the_step_profile_lists_the_kernels_and_times_both_products(capsys):
     assert "ms a step under cProfile" in out
     assert "lstm_forward_step" in out and "lstm_backward_step" in out and "add_rows" in out
     assert step_profile.main(["--products"]) == 0
-    assert re.search(r"dz W_hh \d+ us, W_hh\^T dz\^T \d+ us", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert re.search(r"dz W_hh \d+ us, W_hh\^T dz\^T \d+ us", out)
+    assert len(re.findall(r": numpy \d+ us, torch \d+ us \(1 thread", out)) == 3  # the three products, beside torch
 
 
 def test_text_quality_members_reads_each_runs_final_weights_and_their_ensemble(tmp_path, capsys):

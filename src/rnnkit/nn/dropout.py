@@ -20,9 +20,9 @@ def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator, dty
     """A mask of 0 and 1/(1-p) to multiply activations by; its backward is the same multiplication.
 
     Each unit is dropped with probability p rounded to a multiple of 2^-16 (at most 1 - 2^-16): its draw is
-    16 bits of the generator's raw 64-bit output, four units a word: 1.4 ms for the (100, 32, 512) mask of a
-    32-row stream step on this project's Xeon, against 1.9 for `rng.integers`' 16-bit draws and more for float32
-    uniforms.
+    16 bits of the generator's raw 64-bit output, four units a word, which costs less than `rng.integers`'
+    16-bit draws or float32 uniforms (`benchmarks/step_profile.py --threads 1`: 1.9 ms a 32-row stream step
+    against 2.3 with `rng.integers`).
     """
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {p}")
