@@ -10,8 +10,10 @@ matrix product counts in the Python function that calls it (the time loops `_fus
 every compiled kernel has its own line. cProfile adds a little to each of the ~400 calls a stream step makes, so
 the step time it prints is slightly above `engines.py`'s.
 
---products times the LSTM backward's per-step product dL/dh_{t-1} = dz_t W_hh (B, 4H) (4H, H) both ways, as
-written and as its transpose W_hh^T dz_t^T with the long side first (what `nn.LSTM.backward` does), in us; then
+--products times the LSTM's two per-step products both ways, in us: backward's dL/dh_{t-1} = dz_t W_hh (B, 4H) (4H, H)
+as written and as its transpose W_hh^T dz_t^T with the long side first (what `nn.LSTM.backward` does), and the
+forward's h_{t-1} W_hh^T as written and as W_hh h_{t-1}^T plus the kernel's transpose back (what `nn.LSTM` does up
+to 32 rows), at B and 2B rows; then
 the three products of a stream step as rnnkit computes them, each beside the same product in torch (whose CPU
 build multiplies with MKL), at --threads.
 """
@@ -59,6 +61,8 @@ def products(threads: int, B: int = 32, H: int = 512, T: int = 100, repeats: int
     """The LSTM's three products of a 32-row stream step, in NumPy's BLAS and in torch's (MKL on x86), in us."""
     import torch
 
+    from rnnkit import kernels
+
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     W_hh = rng.standard_normal((4 * H, H), dtype=np.float32)
@@ -81,8 +85,16 @@ def products(threads: int, B: int = 32, H: int = 512, T: int = 100, repeats: int
     as_written = timed(lambda: np.matmul(dz, W_hh, out=dh))
     transposed = timed(lambda: np.matmul(W_t, dz.T, out=dh_t))
     print(f"B={B} H={H}: dz W_hh {as_written:.0f} us, W_hh^T dz^T {transposed:.0f} us")
+    for rows in (B, 2 * B):  # the forward's product both ways, and the kernel's transpose back
+        h_b = rng.standard_normal((rows, H), dtype=np.float32)
+        rec_b, rec_t = np.empty((rows, 4 * H), np.float32), np.empty((4 * H, rows), np.float32)
+        as_written = timed(lambda: np.matmul(h_b, W_t, out=rec_b))
+        transposed = timed(lambda: np.matmul(W_hh, h_b.T, out=rec_t))
+        back = timed(lambda: kernels.transpose(rec_t, rec_b))
+        print(f"B={rows} H={H}: h W_hh^T {as_written:.0f} us, W_hh h^T {transposed:.0f} us + transpose {back:.0f} us")
+    rec_t = np.empty((4 * H, B), np.float32)
     rows = [
-        ("h W_hh^T (forward, each step)", lambda: np.matmul(h, W_t, out=rec), lambda: th @ tW_hh.T, repeats),
+        ("W_hh h^T (forward, each step)", lambda: np.matmul(W_hh, h.T, out=rec_t), lambda: th @ tW_hh.T, repeats),
         ("dz W_hh (backward, each step)", lambda: np.matmul(W_t, dz.T, out=dh_t), lambda: tdz @ tW_hh, repeats),
         (f"dz^T h over {T * B} positions (dW_hh)", lambda: np.matmul(dz_all.T, h_all, out=dW),
          lambda: tdz_all.T @ th_all, 10),

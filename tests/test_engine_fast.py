@@ -285,19 +285,49 @@ def test_tanh32_is_within_five_float32_ulps_of_tanh():
 
 
 def test_float32_lstm_runs_the_kernels_and_float64_does_not(monkeypatch):
-    """The float32 LSTM's time loops go through rnnkit.kernels; float64 never does (torch checks it to 1e-12)."""
+    """The float32 LSTM's time loops go through rnnkit.kernels; float64 never does (torch checks it to 1e-12).
+
+    From no state the first step has no recurrent product; the others take it transposed up to
+    `transposed_product_rows` rows, and as it is beyond."""
     from rnnkit import kernels
 
     calls = []
-    for name in ("lstm_forward_step", "lstm_backward_step"):
+    for name in ("lstm_forward_step", "lstm_forward_step_t", "lstm_backward_step"):
         kernel = getattr(kernels, name)
         monkeypatch.setattr(kernels, name, lambda *a, k=kernel, n=name: calls.append(n) or k(*a))
-    for dtype, expected in ((np.float64, []), (np.float32, ["lstm_forward_step"] * 3 + ["lstm_backward_step"] * 3)):
+    backward = ["lstm_backward_step"] * 3
+    for dtype, rows, expected in (
+        (np.float64, 32, []),
+        (np.float32, 32, ["lstm_forward_step"] + ["lstm_forward_step_t"] * 2 + backward),
+        (np.float32, 0, ["lstm_forward_step"] * 3 + backward),
+    ):
         calls.clear()
         layer = nn.LSTM(2, 3, dtype=dtype)
+        monkeypatch.setattr(layer, "transposed_product_rows", rows)
         hs, _, cache = layer.forward(np.ones((3, 1, 2), dtype=dtype))
         layer.backward(np.ones_like(hs), cache)
         assert calls == expected
+
+
+def test_the_float32_forward_gives_the_same_either_way_round():
+    """h W_hh^T (B, 4H) and its transpose W_hh h^T (4H, B) read back by the kernel: the same outputs and gradients
+    to float32 rounding (the two products add in different orders), from a state and from none."""
+    rng = np.random.default_rng(5)
+    T, B, D, H = 6, 5, 4, 8
+    layer = nn.LSTM(D, H, rng=rng)
+    x = rng.standard_normal((T, B, D)).astype(np.float32)
+    dhs = rng.standard_normal((T, B, H)).astype(np.float32)
+    state = tuple(rng.standard_normal((2, B, H)).astype(np.float32))
+    for start in (state, None):
+        results = []
+        for rows in (B, B - 1):  # transposed, then as written
+            layer.transposed_product_rows = rows
+            layer.zero_grad()
+            hs, final, cache = layer.forward(x, start)
+            dx, _ = layer.backward(dhs, cache)
+            results.append([hs, *final, dx, *(g.copy() for g in layer.grads.values())])
+        for a, b in zip(*results, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

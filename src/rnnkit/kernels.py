@@ -93,6 +93,17 @@ def lstm_forward_step(x_proj, x_rows, rec, scale, shift, c_prev, gates, c, tanh_
 
 
 @njit(**_JIT)
+def lstm_forward_step_t(x_proj, x_rows, rec_t, rec, scale, shift, c_prev, gates, c, tanh_c, h):
+    """`lstm_forward_step` given the recurrent product transposed, rec_t (4H, B): rec (B, 4H) is scratch."""
+    _transpose_strips(rec_t, rec)
+    B, H = c.shape
+    for b in range(B):
+        a = gates[b]
+        _activate_row(x_proj[x_rows[b]], rec[b], scale, shift, a)
+        _cell_row(a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :], c_prev[b], c[b], tanh_c[b], h[b])
+
+
+@njit(**_JIT)
 def lstm_step(x_proj, x_rows, rec, rec_rows, scale, shift, c_prev, c_rows, c, h):
     """`lstm_forward_step` for generation: c, h (B, H) only, each row's gates kept in a small reused buffer.
 
@@ -135,13 +146,8 @@ def lstm_backward_step(dh_rec, dh_out, gates, tanh_c, c_prev, dc, dz):
         )  # fmt: skip
 
 
-@njit(**_JIT)
-def transpose(a, out):
-    """out (M, N) = a.T for a (N, M), in strips of 8 columns of a.
-
-    About 5x faster than NumPy's copy of a.T for a 2048 x 512 float32 matrix (0.7 ms against 3.5): each row
-    of a is read 32 bytes at a time while 8 rows of out fill in order.
-    """
+@njit(inline="always", **_JIT)
+def _transpose_strips(a, out):
     n, m = a.shape
     w = 8
     for j0 in range(0, m - m % w, w):
@@ -151,6 +157,16 @@ def transpose(a, out):
     for i in range(n):
         for j in range(m - m % w, m):
             out[j, i] = a[i, j]
+
+
+@njit(**_JIT)
+def transpose(a, out):
+    """out (M, N) = a.T for a (N, M), in strips of 8 columns of a.
+
+    About 5x faster than NumPy's copy of a.T for a 2048 x 512 float32 matrix (0.7 ms against 3.5): each row
+    of a is read 32 bytes at a time while 8 rows of out fill in order.
+    """
+    _transpose_strips(a, out)
 
 
 @njit(**_STRICT)

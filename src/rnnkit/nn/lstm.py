@@ -44,6 +44,7 @@ class LSTM(Recurrent):
     """One LSTM layer. params: W_ih (4H, D), W_hh (4H, H), b (4H,) (torch's b_ih + b_hh)."""
 
     gates = 4
+    transposed_product_rows = 32  # the float32 forward computes W_hh h^T (4H, B) up to this many rows B
 
     def initial_lstm_state(self, batch_size: int) -> LSTMState:
         return self.initial_state(batch_size), self.initial_state(batch_size)
@@ -102,28 +103,37 @@ class LSTM(Recurrent):
         return hs[1:], state, LSTMCache(x if x_proj is None else None, hs, cs, gates, tanh_c, W_t)
 
     def _fused_loop(self, gates, x_proj, hs, cs, tanh_c, zero_start: bool) -> np.ndarray:
-        """The float32 time loop; returns the W_hh^T (H, 4H) it multiplied by, which backward reuses."""
+        """The float32 time loop; returns the W_hh^T (H, 4H) contiguous, which backward multiplies by."""
         from rnnkit import kernels  # numba: imported on first use, so the CLI starts fast
 
         T, B, _ = gates.shape
         H = self.hidden_size
+        W_hh = self.params["W_hh"]  # (4H, H)
         W = np.empty((H, 4 * H), dtype=self.dtype)  # W_hh^T contiguous: a faster GEMM than the view .T
-        kernels.transpose(self.params["W_hh"], W)
+        kernels.transpose(W_hh, W)
         rec = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} W_hh^T
+        # Up to 32 rows, OpenBLAS computes the product faster the other way round, as W_hh h_{t-1}^T (4H, B) with
+        # the long side first, and the kernel transposes it back into rec: 0.60 + 0.03 ms against 0.69 for B=32,
+        # H=512 at one thread of this project's Xeon; at B=64 the two ways tie and the transpose tips it back
+        # (benchmarks/step_profile.py --products).
+        rec_t = np.empty((4 * H, B), dtype=self.dtype) if B <= self.transposed_product_rows else None
         if isinstance(x_proj, TableRows):  # the kernel reads the table's rows by id
             table, rows = np.ascontiguousarray(x_proj.table, self.dtype), x_proj.ids
         else:
             table, rows = None, np.broadcast_to(np.arange(B), (T, B))
             x_proj = np.ascontiguousarray(x_proj, self.dtype)
         for t in range(T):
+            inputs = (x_proj[t] if table is None else table, rows[t])
+            rest = (self._gate_scale, self._gate_shift, cs[t], gates[t], cs[t + 1], tanh_c[t], hs[t + 1])
             if t == 0 and zero_start:
                 rec.fill(0.0)
+                kernels.lstm_forward_step(*inputs, rec, *rest)
+            elif rec_t is None:
+                np.matmul(hs[t], W, out=rec)  # (B, 4H)
+                kernels.lstm_forward_step(*inputs, rec, *rest)
             else:
-                np.matmul(hs[t], W, out=rec)
-            kernels.lstm_forward_step(
-                x_proj[t] if table is None else table, rows[t], rec, self._gate_scale, self._gate_shift,
-                cs[t], gates[t], cs[t + 1], tanh_c[t], hs[t + 1],
-            )  # fmt: skip
+                np.matmul(W_hh, hs[t].T, out=rec_t)  # (4H, B)
+                kernels.lstm_forward_step_t(*inputs, rec_t, rec, *rest)
         return W
 
     def _loop(self, gates, x_proj, scale, hs, cs, tanh_c, W, zero_start: bool) -> None:
