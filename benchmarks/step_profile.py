@@ -10,12 +10,11 @@ matrix product counts in the Python function that calls it (the time loops `_fus
 every compiled kernel has its own line. cProfile adds a little to each of the ~400 calls a stream step makes, so
 the step time it prints is slightly above `engines.py`'s.
 
---products times the LSTM's two per-step products both ways, in us: backward's dL/dh_{t-1} = dz_t W_hh (B, 4H) (4H, H)
-as written and as its transpose W_hh^T dz_t^T with the long side first (what `nn.LSTM.backward` does), and the
-forward's h_{t-1} W_hh^T as written and as W_hh h_{t-1}^T plus the kernel's transpose back (what `nn.LSTM` does up
-to 32 rows), at B and 2B rows; then
-the three products of a stream step as rnnkit computes them, each beside the same product in torch (whose CPU
-build multiplies with MKL), at --threads.
+--products times the LSTM's two per-step products both ways, in us: backward's dL/dh_{t-1} = dz_t W_hh
+(B, 4H) (4H, H) as written and as its transpose W_hh^T dz_t^T with the long side first (what `nn.LSTM.backward`
+does), and the forward's h_{t-1} W_hh^T as written and as W_hh h_{t-1}^T plus the kernel's transpose back (what
+`nn.LSTM` does up to 32 rows), at 32 and 64 rows; then the three products of a stream step as rnnkit computes
+them, each beside the same product in torch (whose CPU build multiplies with MKL), at --threads.
 """
 
 from __future__ import annotations
@@ -61,8 +60,6 @@ def products(threads: int, B: int = 32, H: int = 512, T: int = 100, repeats: int
     """The LSTM's three products of a 32-row stream step, in NumPy's BLAS and in torch's (MKL on x86), in us."""
     import torch
 
-    from rnnkit import kernels
-
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     W_hh = rng.standard_normal((4 * H, H), dtype=np.float32)
@@ -71,7 +68,7 @@ def products(threads: int, B: int = 32, H: int = 512, T: int = 100, repeats: int
     dz = rng.standard_normal((B, 4 * H), dtype=np.float32)
     dz_all = rng.standard_normal((T * B, 4 * H), dtype=np.float32)  # every position's dL/dz
     h_all = rng.standard_normal((T * B, H), dtype=np.float32)  # every position's h_{t-1}
-    rec, dh, dh_t = np.empty((B, 4 * H), np.float32), np.empty((B, H), np.float32), np.empty((H, B), np.float32)
+    dh, dh_t = np.empty((B, H), np.float32), np.empty((H, B), np.float32)
     dW = np.empty((4 * H, H), np.float32)
     tW_hh, th, tdz, tdz_all, th_all = (torch.from_numpy(a) for a in (W_hh, h, dz, dz_all, h_all))
 
@@ -85,13 +82,8 @@ def products(threads: int, B: int = 32, H: int = 512, T: int = 100, repeats: int
     as_written = timed(lambda: np.matmul(dz, W_hh, out=dh))
     transposed = timed(lambda: np.matmul(W_t, dz.T, out=dh_t))
     print(f"B={B} H={H}: dz W_hh {as_written:.0f} us, W_hh^T dz^T {transposed:.0f} us")
-    for rows in (B, 2 * B):  # the forward's product both ways, and the kernel's transpose back
-        h_b = rng.standard_normal((rows, H), dtype=np.float32)
-        rec_b, rec_t = np.empty((rows, 4 * H), np.float32), np.empty((4 * H, rows), np.float32)
-        as_written = timed(lambda: np.matmul(h_b, W_t, out=rec_b))
-        transposed = timed(lambda: np.matmul(W_hh, h_b.T, out=rec_t))
-        back = timed(lambda: kernels.transpose(rec_t, rec_b))
-        print(f"B={rows} H={H}: h W_hh^T {as_written:.0f} us, W_hh h^T {transposed:.0f} us + transpose {back:.0f} us")
+    for rows in (B, 2 * B):
+        forward_both_ways(W_hh, W_t, rng.standard_normal((rows, H), dtype=np.float32), timed)
     rec_t = np.empty((4 * H, B), np.float32)
     rows = [
         ("W_hh h^T (forward, each step)", lambda: np.matmul(W_hh, h.T, out=rec_t), lambda: th @ tW_hh.T, repeats),
@@ -101,6 +93,18 @@ def products(threads: int, B: int = 32, H: int = 512, T: int = 100, repeats: int
     ]  # fmt: skip
     for name, ours, theirs, n in rows:
         print(f"{name}: numpy {timed(ours, n):.0f} us, torch {timed(theirs, n):.0f} us ({threads} thread(s))")
+
+
+def forward_both_ways(W_hh: np.ndarray, W_t: np.ndarray, h: np.ndarray, timed) -> None:
+    """The forward's h W_hh^T (B, 4H) as written, and as W_hh h^T (4H, B) plus the kernel's transpose back, in us."""
+    from rnnkit import kernels
+
+    B, H = h.shape
+    rec, rec_t = np.empty((B, 4 * H), np.float32), np.empty((4 * H, B), np.float32)
+    as_written = timed(lambda: np.matmul(h, W_t, out=rec))
+    transposed = timed(lambda: np.matmul(W_hh, h.T, out=rec_t))
+    back = timed(lambda: kernels.transpose(rec_t, rec))
+    print(f"B={B} H={H}: h W_hh^T {as_written:.0f} us, W_hh h^T {transposed:.0f} us + transpose {back:.0f} us")
 
 
 def main(argv: list[str] | None = None) -> int:

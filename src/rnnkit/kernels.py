@@ -147,7 +147,7 @@ def lstm_backward_step(dh_rec, dh_out, gates, tanh_c, c_prev, dc, dz):
 
 
 @njit(inline="always", **_JIT)
-def _transpose_strips(a, out):
+def _transpose_strips(a, out):  # `transpose`, inlined into the kernels that transpose a buffer first
     n, m = a.shape
     w = 8
     for j0 in range(0, m - m % w, w):

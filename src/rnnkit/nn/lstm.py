@@ -113,9 +113,9 @@ class LSTM(Recurrent):
         kernels.transpose(W_hh, W)
         rec = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} W_hh^T
         # Up to 32 rows, OpenBLAS computes the product faster the other way round, as W_hh h_{t-1}^T (4H, B) with
-        # the long side first, and the kernel transposes it back into rec: 0.60 + 0.03 ms against 0.69 for B=32,
-        # H=512 at one thread of this project's Xeon; at B=64 the two ways tie and the transpose tips it back
-        # (benchmarks/step_profile.py --products).
+        # the long side first, and the kernel transposes it back into rec: 0.63-0.68 + 0.03 ms against 0.72-0.92
+        # for B=32, H=512 at one thread of this project's Xeon; at B=64 the two ways tie and the transpose tips
+        # it back (benchmarks/step_profile.py --products).
         rec_t = np.empty((4 * H, B), dtype=self.dtype) if B <= self.transposed_product_rows else None
         if isinstance(x_proj, TableRows):  # the kernel reads the table's rows by id
             table, rows = np.ascontiguousarray(x_proj.table, self.dtype), x_proj.ids
