@@ -5,7 +5,8 @@
 
 Any `rnnkit text train` flag after `--` is passed through (e.g. `-- --hidden-size 256 --dropout 0.2`); without
 them the run uses rnnkit's defaults. The validation set for early stopping / the best checkpoint is held out of the
-train file (the default --val-fraction), never taken from the test file. Prints one JSON line.
+train file (the default --val-fraction), never taken from the test file. Prints one JSON line, with the test NLL's
+standard error over the test names (`test_nll_se`: how far the figure would move on another sample of as many).
 
 On a loaded machine a time budget trains fewer steps than on a quiet one. `--max-time 0` trains by steps alone:
 fit them to the budget with benchmarks/step_time.py, then pass them on, e.g. `--max-time 0 -- --max-steps 15059`.
@@ -26,6 +27,8 @@ import platform
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from rnnkit import cli
 from rnnkit.text.data import read_items
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if code != 0:
         return code
     wall = time.perf_counter() - start
-    result = load(out).evaluate(read_items(args.test))
+    figures = _test_figures(load(out), read_items(args.test))
     metrics = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
     config = json.loads((Path(out) / "config.json").read_text())
     print(
@@ -81,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "train": args.train,
                 "test": args.test,
-                "test_nll": round(result["nll"], 4),
-                "test_bpc": round(result["bpc"], 4),
+                **figures,
                 "best_val_nll": round(min(m["val_loss"] for m in metrics if m["val_loss"] is not None), 4),
                 "steps": metrics[-1]["step"],
                 "train_seconds": round(metrics[-1]["elapsed"], 1),
@@ -108,8 +110,8 @@ def evaluate_members(runs: list[str], test: str, threads: int) -> int:
     items = read_items(test)
     try:
         with threadpool_limits(limits=threads):
-            members = [{"run": run, **_test_figures(load(run).evaluate(items)), **_training(run)} for run in runs]
-            ensemble = _test_figures(load(runs).evaluate(items))
+            members = [{"run": run, **_test_figures(load(run), items), **_training(run)} for run in runs]
+            ensemble = _test_figures(load(runs), items)
     except RnnkitError as e:
         print(f"names_quality.py: error: {e}", file=sys.stderr)
         return 2
@@ -128,8 +130,30 @@ def evaluate_members(runs: list[str], test: str, threads: int) -> int:
     return 0
 
 
-def _test_figures(result: dict) -> dict:
-    return {"test_nll": round(result["nll"], 4), "test_bpc": round(result["bpc"], 4)}
+def _test_figures(generator, items: list[str]) -> dict:
+    """The test NLL and bpc of a loaded run (or ensemble) over items, and the NLL's standard error."""
+    result = generator.evaluate(items)
+    return {
+        "test_nll": round(result["nll"], 4),
+        "test_nll_se": round(standard_error(generator, items, result["nll"]), 4),
+        "test_bpc": round(result["bpc"], 4),
+    }
+
+
+def standard_error(generator, items: list[str], nll: float) -> float:
+    """How far the test NLL would move with another sample of as many names: the ratio estimator's standard error.
+
+    nll = sum_i L_i / sum_i n_i over the names i (L_i = -log P(name_i, end), n_i = its characters + 1), so
+    se = sqrt(N / (N-1) * sum_i (L_i - nll n_i)^2) / sum_i n_i. Two models scored on the same names differ by
+    much less than this (their errors on each name go together); it says how close a figure on a 1,000-name test
+    split can come to a target.
+    """
+    L = -np.array([s.log_prob for s in generator.score(items)])  # (N,)
+    n = np.array([len(item) + 1 for item in items], dtype=np.float64)
+    N = len(L)
+    if N < 2:
+        return float("nan")
+    return float(np.sqrt(N / (N - 1) * np.sum((L - nll * n) ** 2)) / n.sum())
 
 
 def _training(run: str) -> dict:

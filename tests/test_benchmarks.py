@@ -160,7 +160,7 @@ def test_the_bare_layer_rows_race_torch_and_the_table_names_the_blas_kernel():
 
 def test_the_step_profile_lists_the_kernels_and_times_both_products(capsys):
     """step_profile.py shows per-step time by function (the compiled gate kernels among them) and, with
-    --products, the backward's product both ways."""
+    --products, the backward's and the forward's products both ways."""
     import step_profile
 
     assert step_profile.main(["--config", "names", "--steps", "2", "--top", "40"]) == 0
@@ -170,6 +170,7 @@ def test_the_step_profile_lists_the_kernels_and_times_both_products(capsys):
     assert step_profile.main(["--products"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"dz W_hh \d+ us, W_hh\^T dz\^T \d+ us", out)
+    assert len(re.findall(r"h W_hh\^T \d+ us, W_hh h\^T \d+ us \+ transpose \d+ us", out)) == 2  # 32, 64 rows
     assert len(re.findall(r": numpy \d+ us, torch \d+ us \(1 thread", out)) == 3  # the three products, beside torch
 
 
