@@ -144,9 +144,9 @@ def standard_error(generator, items: list[str], nll: float) -> float:
     """How far the test NLL would move with another sample of as many names: the ratio estimator's standard error.
 
     nll = sum_i L_i / sum_i n_i over the names i (L_i = -log P(name_i, end), n_i = its characters + 1), so
-    se = sqrt(N / (N-1) * sum_i (L_i - nll n_i)^2) / sum_i n_i. Two models scored on the same names differ by
-    much less than this (their errors on each name go together); it says how close a figure on a 1,000-name test
-    split can come to a target.
+    se = sqrt(N / (N-1) * sum_i (L_i - nll n_i)^2) / sum_i n_i. It says how precisely a figure on a 1,000-name
+    test split places a model against a target; the difference between two models scored on the same names
+    varies much less (their losses on each name go together).
     """
     L = -np.array([s.log_prob for s in generator.score(items)])  # (N,)
     n = np.array([len(item) + 1 for item in items], dtype=np.float64)
