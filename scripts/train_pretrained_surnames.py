@@ -2,10 +2,11 @@
 
     .venv/bin/python scripts/train_pretrained_surnames.py            # about 9 minutes on one CPU thread
 
-Trains rnnkit's default configuration (or `--preset NAME`) on the bundled surnames for a fixed number of steps
-(not a time budget, so the result depends only on the seed), then copies the run's config, vocabulary,
-metrics, loss curves and best weights (stored as float16 to keep the package small; they are read back as float32) into
-src/rnnkit/data/pretrained/surnames/. The optimizer checkpoint is not shipped.
+Trains rnnkit's default configuration (or `--preset NAME`, and any `rnnkit text train` flags after `--`) on the
+bundled surnames for a fixed number of steps (not a time budget, so the result depends only on the seed), then
+copies the run's config, vocabulary, metrics, loss curves and best weights (stored as float16 to keep the package
+small; they are read back as float32) into src/rnnkit/data/pretrained/surnames/. The optimizer checkpoint is not
+shipped.
 
 `--preset best --max-steps 15000` (2026-12-01) reached a validation loss of 2.0665 against the shipped
 model's 2.0633, so the shipped model stayed as it is.
@@ -34,7 +35,9 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", help="where to keep the full run (default: a temporary folder)")
-    args = p.parse_args()
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = p.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     out = Path(args.out or tempfile.mkdtemp(prefix="rnnkit-pretrained-")) / "surnames"
     code = cli.main(
         [
@@ -52,6 +55,7 @@ def main() -> int:
             str(args.threads),
             "--quiet",
             *(["--preset", args.preset] if args.preset else []),
+            *extra,
         ]
     )
     if code != 0:
