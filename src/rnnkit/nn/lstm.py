@@ -37,7 +37,7 @@ class LSTMCache:
     cs: np.ndarray  # (T+1, B, H) c_0 .. c_T
     gates: np.ndarray  # (T, B, 4H) activated i, f, g, o
     tanh_c: np.ndarray  # (T, B, H) tanh(c_t)
-    W_hh_t: np.ndarray | None = None  # (H, 4H) W_hh^T contiguous, as the float32 forward ran with it (else None)
+    W_hh_t: np.ndarray | None = None  # (H, 4H) W_hh^T contiguous, when the float32 forward multiplied by it
 
 
 class LSTM(Recurrent):
@@ -102,21 +102,23 @@ class LSTM(Recurrent):
         state = (hs[T].copy(), cs[T].copy())
         return hs[1:], state, LSTMCache(x if x_proj is None else None, hs, cs, gates, tanh_c, W_t)
 
-    def _fused_loop(self, gates, x_proj, hs, cs, tanh_c, zero_start: bool) -> np.ndarray:
-        """The float32 time loop; returns the W_hh^T (H, 4H) contiguous, which backward multiplies by."""
+    def _fused_loop(self, gates, x_proj, hs, cs, tanh_c, zero_start: bool) -> np.ndarray | None:
+        """The float32 time loop; returns the W_hh^T (H, 4H) it multiplied by, which backward reuses, or None."""
         from rnnkit import kernels  # numba: imported on first use, so the CLI starts fast
 
         T, B, _ = gates.shape
         H = self.hidden_size
         W_hh = self.params["W_hh"]  # (4H, H)
-        W = np.empty((H, 4 * H), dtype=self.dtype)  # W_hh^T contiguous: a faster GEMM than the view .T
-        kernels.transpose(W_hh, W)
         rec = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} W_hh^T
         # Up to 32 rows, OpenBLAS computes the product faster the other way round, as W_hh h_{t-1}^T (4H, B) with
         # the long side first, and the kernel transposes it back into rec: 0.63-0.68 + 0.03 ms against 0.72-0.92
-        # for B=32, H=512 at one thread of this project's Xeon; at B=64 the two ways tie and the transpose tips
-        # it back (benchmarks/step_profile.py --products).
-        rec_t = np.empty((4 * H, B), dtype=self.dtype) if B <= self.transposed_product_rows else None
+        # for B=32, H=512 at one thread of this project's Xeon (benchmarks/step_profile.py --products). At 64
+        # rows the product alone still gains a little, but a names step measured slower with it.
+        W = rec_t = None
+        if B <= self.transposed_product_rows:
+            rec_t = np.empty((4 * H, B), dtype=self.dtype)
+        else:
+            W = self._contiguous_transpose(W_hh)
         if isinstance(x_proj, TableRows):  # the kernel reads the table's rows by id
             table, rows = np.ascontiguousarray(x_proj.table, self.dtype), x_proj.ids
         else:
@@ -134,6 +136,14 @@ class LSTM(Recurrent):
             else:
                 np.matmul(W_hh, hs[t].T, out=rec_t)  # (4H, B)
                 kernels.lstm_forward_step_t(*inputs, rec_t, rec, *rest)
+        return W
+
+    def _contiguous_transpose(self, W_hh: np.ndarray) -> np.ndarray:
+        """W_hh^T (H, 4H) contiguous: a faster GEMM operand than the view W_hh.T."""
+        from rnnkit import kernels
+
+        W = np.empty(W_hh.shape[::-1], dtype=self.dtype)
+        kernels.transpose(W_hh, W)
         return W
 
     def _loop(self, gates, x_proj, scale, hs, cs, tanh_c, W, zero_start: bool) -> None:
@@ -215,14 +225,14 @@ class LSTM(Recurrent):
             from rnnkit import kernels
 
             dhs = np.ascontiguousarray(dhs, self.dtype)
-            W_t = cache.W_hh_t  # (H, 4H): the float32 forward always keeps it
+            W_t = self._contiguous_transpose(W_hh) if cache.W_hh_t is None else cache.W_hh_t  # (H, 4H)
             dh_rec_t = np.empty((H, B), dtype=self.dtype)  # (dL/dh_{t-1})^T
             for t in reversed(range(T)):
                 kernels.lstm_backward_step(dh_rec, dhs[t], gates[t], tanh_c[t], cs[t], dc, dz[t])
                 # dL/dh_{t-1} = dz_t W_hh, computed as its transpose W_hh^T dz_t^T (H, B): with the long side
-                # (H) first, OpenBLAS splits the product across threads better (0.32 ms against 0.43 ms for B=32,
-                # H=512 on two threads of this project's Xeon: benchmarks/step_profile.py --products); the small
-                # transpose back costs about 7 us.
+                # (H) first, OpenBLAS computes it faster (0.36-0.38 ms against 0.44-0.50 for B=32, H=512 on two
+                # threads of this project's Xeon, 0.67-0.74 against 0.72-0.80 on one: benchmarks/step_profile.py
+                # --products); the small transpose back costs about 7 us.
                 if t > 0 or state_grads:
                     np.matmul(W_t, dz[t].T, out=dh_rec_t)
                     kernels.transpose(dh_rec_t, dh_rec)  # (B, H)
