@@ -270,7 +270,9 @@ def _ensemble_of(runs: list[str]) -> str:
 ENSEMBLE_HELP = (
     "Several run directories make an ensemble: the next character's distribution is the mean of the runs' "
     "(each carrying its own state), and everything below works on it as on one model. The runs must share "
-    "one vocabulary and one kind (names or --stream)."
+    "one vocabulary and one kind (names or --stream). Runs trained with --reverse beside forward ones are mixed "
+    "name by name instead: P(name) is the mean of the two ways' P(name), each way weighted by its share of the "
+    "runs; sampling, --beam, score and eval work on it, --prefix and --chars do not."
 )
 
 MAX_THREADS = 1024

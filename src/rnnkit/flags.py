@@ -53,5 +53,7 @@ HELP = {
     "shift_rows": "--stream: each epoch after the first, start the rows at a random offset below --seq-length "
     "(from --seed), so truncated BPTT cuts the text in new places (default: on; --no-shift-rows keeps char-rnn's "
     "fixed rows)",
+    "reverse": "read each name right to left (last character first); sampling and scores still give names left to "
+    "right, but --prefix cannot apply. An ensemble of runs read both ways is the mixture of the names' probabilities",
 }
 THREADS_HELP = "BLAS threads (default: the library's choice)"

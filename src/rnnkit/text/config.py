@@ -24,10 +24,11 @@ class DataConfig:
     stream: bool = False  # read the file as one stream of characters (truncated BPTT), not one item per line
     seq_length: int | None = None  # --stream: characters per row and step (None: rnnkit.text.stream.SEQ_LENGTH)
     shift_rows: bool | None = None  # --stream: rows start at a random offset each epoch (None: yes in a stream run)
+    reverse: bool = False  # read each item right to left: the model learns P(last char), then the one before ...
 
 
-# data fields added with --stream (and later): runs written before may lack them
-STREAM_FIELDS = {"stream", "seq_length", "shift_rows"}
+# data fields added with --stream and --reverse: runs written before may lack them
+DATA_ADDED_LATER = {"stream", "seq_length", "shift_rows", "reverse"}
 # config.json's "stream" section of a --stream run: the lengths of its cached streams and its vocabulary size
 STREAM_SECTION = {"train_chars": "int", "val_chars": "int", "vocab_size": "int"}
 

@@ -64,14 +64,35 @@ class NameGenerator:
     vocab : Vocabulary
     title_case : show names in Title case and read given names case-insensitively (the surnames data set)
     training_items : the training data, for `novel` sampling (may be empty)
+    reverse : the model reads names right to left (`rnnkit text train --reverse`): it is given and writes
+        each name last character first, and the names going in and coming out are turned round here, so
+        every method still takes and gives names as written. A prefix cannot be given to such a model.
     """
 
-    def __init__(self, model: TokenModel | Ensemble, vocab: Vocabulary, title_case: bool = False, training_items=()):
-        self.model, self.vocab, self.title_case = model, vocab, title_case
+    def __init__(
+        self,
+        model: TokenModel | Ensemble,
+        vocab: Vocabulary,
+        title_case: bool = False,
+        training_items=(),
+        reverse: bool = False,
+    ):
+        self.model, self.vocab, self.title_case, self.reverse = model, vocab, title_case, reverse
         self.training_items = frozenset(training_items)
         model.eval()
 
+    def encode_items(self, items: Iterable[str]) -> list[np.ndarray]:
+        """Each item's ids in the order the model reads them (turned round when `reverse`), as training feeds them."""
+        return [self._reading_order(self.vocab.encode(item)) for item in items]
+
     # -- helpers ---------------------------------------------------------------------------------------------
+    def _reading_order(self, ids: np.ndarray) -> np.ndarray:
+        """ids as written -> ids as the model reads them (and back: turning round twice is the identity)."""
+        return ids[::-1].copy() if self.reverse else ids
+
+    def _as_written(self, name: str) -> str:
+        return name[::-1] if self.reverse else name
+
     def _normalize(self, text: str) -> str:
         return text.lower() if self.title_case else text
 
@@ -81,10 +102,15 @@ class NameGenerator:
         if unknown:
             chars = " ".join(repr(c) for c in sorted(unknown))
             raise RnnkitError(f"{what} {text!r} has characters the model never saw: {chars}")
-        return self.vocab.encode(text)
+        return self._reading_order(self.vocab.encode(text))
 
     def _check_prefix(self, prefix: str, max_length: int) -> np.ndarray:
-        """The prefix's ids; a prefix longer than max_length is refused (no name could respect both)."""
+        """The prefix's ids; a prefix longer than max_length is refused (no name could respect both), and so is
+        any prefix given to a model that reads names right to left (it writes a name's start last)."""
+        if prefix and self.reverse:
+            raise RnnkitError(
+                "--prefix needs a model that reads names left to right; this one was trained with --reverse"
+            )
         ids = self._encode(prefix, "prefix")
         if len(ids) > max_length:
             raise RnnkitError(f"--prefix has {len(ids)} characters, more than --max-length {max_length}")
@@ -192,7 +218,8 @@ class NameGenerator:
                 break
             prefixes, node = np.unique(node * V + ids, return_inverse=True)  # (U,): parent state, character
             logits, states = self.model.step_logits(prefixes % V, states, table, rows=prefixes // V)  # (U, V)
-        return self.vocab.decode_rows(out[:, : length.max()], length)  # only the columns written
+        rows = self.vocab.decode_rows(out[:, : length.max()], length)  # only the columns written
+        return [self._as_written(row) for row in rows]
 
     # -- beam search -----------------------------------------------------------------------------------------
     def beam(self, k: int = 10, prefix: str = "", max_length: int = 50) -> list[Scored]:
@@ -226,7 +253,7 @@ class NameGenerator:
             rows, toks = np.divmod(np.array(flat), logp.shape[1])
             beams = [(float(scores[r, t]), beams[r][1] + [int(t)]) for r, t in zip(rows, toks, strict=True)]
             logits, states = self.model.step_logits(toks, states, rows=rows)
-        return [Scored(self.show(self.vocab.decode(ids)), lp) for lp, ids in finished]
+        return [Scored(self.show(self._as_written(self.vocab.decode(ids))), lp) for lp, ids in finished]
 
     def _prefix_log_prob(self, prefix_ids: np.ndarray) -> float:
         """log P(prefix) read from the boundary: the start every beam hypothesis shares."""
@@ -247,12 +274,24 @@ class NameGenerator:
         return [Scored(n, float(lp)) for n, lp in zip(names, sequence_log_probs(self.model, encoded), strict=True)]
 
     def char_log_probs(self, name: str) -> CharScores:
-        """Each character's log-probability under the model, then the end token's (len(name) + 1 values)."""
+        """Each character's log-probability under the model, then the end token's (len(name) + 1 values).
+
+        A model that reads right to left gives each character's given the characters after it, and last the
+        log-probability that the name starts there (its end token); the characters' are listed in the name's
+        order, and all add up to the same log P(name).
+        """
         ids = self._encode(name, "name")
-        picked = token_log_probs(self.model, ids)  # (L+1,)
+        picked = token_log_probs(self.model, ids)  # (L+1,) in reading order, the end token's last
+        if self.reverse:
+            picked = np.concatenate([picked[-2::-1], picked[-1:]])  # the characters' back in the name's order
+            ids = self._reading_order(ids)
         shown = self.show(self._normalize(name))
         chars = tuple(shown) if len(shown) == len(ids) else tuple(self.vocab.decode(ids))
         return CharScores(shown, chars, tuple(float(x) for x in picked))
+
+    def predictions(self, items: Sequence[str]) -> int:
+        """How many predictions scoring the items makes: each one's characters, and its end."""
+        return count_predictions([self._encode(item, "item") for item in items])
 
     def evaluate(self, items: Sequence[str]) -> dict[str, float | int]:
         """Mean negative log-likelihood per character (each item counts len + 1 predictions), as makemore."""

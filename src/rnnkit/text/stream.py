@@ -400,6 +400,8 @@ def _check(data: DataConfig) -> DataConfig:
         raise RnnkitError("--stream needs a text file as --data (the bundled surnames are a list of names)")
     if data.dedupe:
         raise RnnkitError("--dedupe drops repeated lines of a list; a --stream run reads the text as it is")
+    if data.reverse:
+        raise RnnkitError("--reverse reads each name of a list right to left; a --stream run reads the text forwards")
     if not 0 <= data.val_fraction < 1:
         raise RnnkitError(f"--val-fraction must be in [0, 1), got {data.val_fraction}")
     seq_length = SEQ_LENGTH if data.seq_length is None else data.seq_length

@@ -6,7 +6,7 @@ import copy
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from rnnkit.lm.ensemble import Ensemble
 from rnnkit.lm.model import TokenModel
 from rnnkit.rundir import CONFIG, RunDir
 from rnnkit.schema import check_engine, check_keys, check_value, config_from_dict
-from rnnkit.text.config import STREAM_FIELDS, DataConfig, check_stream
+from rnnkit.text.config import DATA_ADDED_LATER, DataConfig, check_stream
 from rnnkit.text.data import SURNAMES, Batcher, read_items, resolve_items, split_train_val
 from rnnkit.text.generate import NameGenerator
 from rnnkit.text.vocab import Vocabulary
@@ -130,7 +130,7 @@ def read_run_config(run: RunDir) -> dict[str, Any]:
     check_value(config["rnnkit"], "str", f"{where}: rnnkit")
     for key, cls in (("model", ModelConfig), ("train", TrainConfig)):
         config_from_dict(cls, config[key], f"{where}: {key}", may_omit=ADDED_LATER)
-    data = config_from_dict(DataConfig, config["data"], f"{where}: data", may_omit=ADDED_LATER | STREAM_FIELDS)
+    data = config_from_dict(DataConfig, config["data"], f"{where}: data", may_omit=ADDED_LATER | DATA_ADDED_LATER)
     check_engine(config.get("engine", {}), f"{where}: engine")
     if data.stream:
         check_stream(config, where)
@@ -157,10 +157,12 @@ def build(run: RunDir, config: dict[str, Any], vocab: Vocabulary | None = None, 
         raise RnnkitError(f"the validation data has characters the run's vocabulary lacks: {chars}")
     check_memory(model_cfg, train_cfg, len(vocab), train_items, val_items)
     model = TokenModel(model_cfg, len(vocab), seed=train_cfg.seed, dtype=model_dtype(engine_cfg))
-    generator = NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=train_items)
-    encode = lambda items: [vocab.encode(s) for s in items]  # noqa: E731
+    generator = NameGenerator(
+        model, vocab, title_case=data.data == SURNAMES, training_items=train_items, reverse=data.reverse
+    )
     engine = make_engine(engine_cfg, model, train_cfg)
-    task = NameTask(model, generator, encode(train_items), encode(val_items), train_cfg, engine.world.size)
+    train_ids, val_ids = generator.encode_items(train_items), generator.encode_items(val_items)
+    task = NameTask(model, generator, train_ids, val_ids, train_cfg, engine.world.size)
     trainer = Trainer(train_cfg, task, run, engine=engine)
     return trainer, generator, vocab, train_items
 
@@ -285,7 +287,9 @@ def load(run: str | Path | Sequence[str | Path] | None = None):
     A NameGenerator for a list of names; a `rnnkit.text.stream.TextGenerator` for a --stream run. Given a list
     of run directories, the same generator over their ensemble (`rnnkit.lm.ensemble.Ensemble`, the mixture of
     the members' distributions): the runs must share one vocabulary and one kind (names or --stream, the
-    bundled surnames' title case or not), or a one-line error names the first that does not.
+    bundled surnames' title case or not), or a one-line error names the first that does not. Runs that read
+    names both ways (some with --reverse) give a `rnnkit.text.mixture.NameMixture`: the mixture, name by
+    name, of the ensembles of each way.
     """
     if run is not None and not isinstance(run, str | os.PathLike):
         return _load_ensemble(list(run))
@@ -316,7 +320,7 @@ def _generator(model, vocab: Vocabulary, data: DataConfig, items: Callable[[], l
         from rnnkit.text.stream import TextGenerator
 
         return TextGenerator(model, vocab)
-    return NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=items())
+    return NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=items(), reverse=data.reverse)
 
 
 def _load_ensemble(runs: list[str | Path]):
@@ -339,14 +343,21 @@ def _load_ensemble(runs: list[str | Path]):
                 f"{r}: {'is' if d.data == SURNAMES else 'is not'} on the bundled surnames (shown in title case), "
                 f"unlike {runs[0]}; an ensemble's runs show names one way"
             )
-    ensemble = Ensemble([model for model, _, _, _ in read])
     if data.stream:
-        return _generator(ensemble, vocab, data, list)
+        return _generator(Ensemble([model for model, _, _, _ in read]), vocab, data, list)
+    every_item = list(dict.fromkeys(item for _, _, _, member_items in read for item in member_items()))
+    by_order = {}  # reverse -> the models that read names that way
+    for model, _, d, _ in read:
+        by_order.setdefault(d.reverse, []).append(model)
+    groups = {
+        reverse: _generator(Ensemble(models), vocab, replace(data, reverse=reverse), lambda: every_item)
+        for reverse, models in by_order.items()
+    }
+    if len(groups) == 1:
+        return groups[data.reverse]
+    from rnnkit.text.mixture import NameMixture
 
-    def items() -> list[str]:
-        return list(dict.fromkeys(item for _, _, _, member_items in read for item in member_items()))
-
-    return _generator(ensemble, vocab, data, items)
+    return NameMixture(list(groups.values()), [len(models) for models in by_order.values()])
 
 
 def pretrained_path() -> Path:
