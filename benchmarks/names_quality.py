@@ -13,7 +13,8 @@ fit them to the budget with benchmarks/step_time.py, then pass them on, e.g. `--
 
 An ensemble of runs already trained: `--members RUN [RUN ...]` trains nothing and evaluates each run alone and
 all of them together (the mixture of their next-character distributions, `rnnkit text eval RUN RUN ...`) on
---test, in one JSON line:
+--test, in one JSON line; each run after the first also gets `vs_first`, its test NLL minus the first run's on
+the same names and that difference's standard error (much smaller than either figure's):
 
     python benchmarks/names_quality.py --test ../shared/data/bench/names.test.txt \
         --members runs/names-s0 runs/names-s1 runs/names-s2
@@ -108,10 +109,14 @@ def evaluate_members(runs: list[str], test: str, threads: int) -> int:
     from rnnkit.errors import RnnkitError
 
     items = read_items(test)
+    n = _predictions(items)
     try:
         with threadpool_limits(limits=threads):
-            members = [{"run": run, **_test_figures(load(run), items), **_training(run)} for run in runs]
-            ensemble = _test_figures(load(runs), items)
+            losses = [_name_losses(load(run), items) for run in runs]  # (N,) each
+            members = [{"run": run, **_figures(L, n), **_training(run)} for run, L in zip(runs, losses, strict=True)]
+            for member, L in zip(members[1:], losses[1:], strict=True):
+                member["vs_first"] = _paired(L, losses[0], n)
+            ensemble = _figures(_name_losses(load(runs), items), n)
     except RnnkitError as e:
         print(f"names_quality.py: error: {e}", file=sys.stderr)
         return 2
@@ -131,21 +136,40 @@ def evaluate_members(runs: list[str], test: str, threads: int) -> int:
 
 
 def _test_figures(generator, items: list[str]) -> dict:
-    """The test NLL and bpc of a loaded run (or ensemble) over items, and the NLL's standard error.
+    """The test NLL and bpc of a loaded run (or ensemble) over items, and the NLL's standard error."""
+    return _figures(_name_losses(generator, items), _predictions(items))
 
-    One pass of `score` gives each name's L_i = -log P(name_i, end); with n_i = its characters + 1 (makemore's
-    count, as `evaluate` takes it), nll = sum_i L_i / sum_i n_i, and its standard error as a ratio estimator is
-    se = sqrt(N / (N-1) * sum_i (L_i - nll n_i)^2) / sum_i n_i: how far the figure would move on another sample
-    of as many names. It says how precisely a 1,000-name test split places a model against a target; the
-    difference between two models scored on the same names varies much less (their losses on each name go
-    together).
-    """
-    L = -np.array([s.log_prob for s in generator.score(items)])  # (N,)
-    n = np.array([len(item) + 1 for item in items], dtype=np.float64)
+
+def _name_losses(generator, items: list[str]) -> np.ndarray:
+    """L_i = -log P(name_i, end) for every item, from one pass of `score`: (N,)."""
+    return -np.array([s.log_prob for s in generator.score(items)])
+
+
+def _predictions(items: list[str]) -> np.ndarray:
+    """n_i = each item's characters + 1 (makemore's count, as `evaluate` takes it): (N,)."""
+    return np.array([len(item) + 1 for item in items], dtype=np.float64)
+
+
+def _ratio_se(L: np.ndarray, n: np.ndarray) -> float:
+    """The standard error of the ratio sum_i L_i / sum_i n_i over the names i, as a ratio estimator:
+    sqrt(N / (N-1) * sum_i (L_i - r n_i)^2) / sum_i n_i, with r the ratio itself."""
+    N, r = len(L), L.sum() / n.sum()
+    return float(np.sqrt(N / (N - 1) * np.sum((L - r * n) ** 2)) / n.sum()) if N > 1 else float("nan")
+
+
+def _figures(L: np.ndarray, n: np.ndarray) -> dict:
+    """nll = sum_i L_i / sum_i n_i, its bpc, and its standard error over the names (`_ratio_se`): how far the
+    figure would move on another sample of as many names. It says how precisely a 1,000-name test split places
+    a model against a target; the difference between two models scored on the same names varies much less
+    (their losses on each name go together: `_paired`)."""
     nll = L.sum() / n.sum()
-    N = len(L)
-    se = np.sqrt(N / (N - 1) * np.sum((L - nll * n) ** 2)) / n.sum() if N > 1 else float("nan")
-    return {"test_nll": round(nll, 4), "test_nll_se": round(float(se), 4), "test_bpc": round(nll / np.log(2), 4)}
+    return {"test_nll": round(nll, 4), "test_nll_se": round(_ratio_se(L, n), 4), "test_bpc": round(nll / np.log(2), 4)}
+
+
+def _paired(L: np.ndarray, L_first: np.ndarray, n: np.ndarray) -> dict:
+    """This run's test NLL minus the first run's, on the same names, and that difference's standard error."""
+    d = L - L_first
+    return {"nll_diff": round(d.sum() / n.sum(), 4), "se": round(_ratio_se(d, n), 4)}
 
 
 def _training(run: str) -> dict:

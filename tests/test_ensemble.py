@@ -212,13 +212,25 @@ def test_names_quality_reports_each_members_and_the_ensembles_test_nll(tiny_run,
     assert result["ensemble"]["test_nll"] == round(text_train.load(runs).evaluate(items)["nll"], 4)
     assert result["members"][1]["steps"] == 20
     # each figure's standard error over the names: the ratio sum_i L_i / sum_i n_i's, from each name's characters
+    n = np.array([len(item) + 1 for item in items])
+    losses = []
     for member, run in zip(result["members"], runs, strict=True):
         L = np.array([-text_train.load(run).char_log_probs(item).log_prob for item in items])
-        n = np.array([len(item) + 1 for item in items])
         nll = L.sum() / n.sum()
         se = np.sqrt(len(L) / (len(L) - 1) * np.sum((L - nll * n) ** 2)) / n.sum()
         assert member["test_nll_se"] == pytest.approx(se, abs=1e-4) and se > 0
+        losses.append(L)
     assert result["ensemble"]["test_nll_se"] > 0
+    # the second run against the first on the same names: the difference of the NLLs, and its own standard error
+    d = losses[1] - losses[0]
+    diff = d.sum() / n.sum()
+    se = np.sqrt(len(d) / (len(d) - 1) * np.sum((d - diff * n) ** 2)) / n.sum()
+    assert "vs_first" not in result["members"][0]
+    assert result["members"][1]["vs_first"] == {
+        "nll_diff": pytest.approx(diff, abs=1e-4),
+        "se": pytest.approx(se, abs=1e-4),
+    }
+    assert diff == pytest.approx(alone[1] - alone[0], abs=1e-9) and se > 0
     # -log mean_k p_k <= mean_k -log p_k at every character (Jensen), so the mixture beats the members' mean
     assert result["ensemble"]["test_nll"] <= np.mean(alone) + 1e-4
     with pytest.raises(SystemExit) as stop:  # argparse's usage error
