@@ -83,6 +83,19 @@ def test_a_reversed_models_character_scores_are_listed_in_the_names_order(revers
         assert scores.log_prob == pytest.approx(gen.score([name])[0].log_prob, abs=1e-9)
 
 
+def test_score_chars_puts_a_reversed_models_start_first(reverse_run, tiny_run, capsys):
+    """`score --chars`: a reversed run's boundary prediction is where the name starts, and is shown first."""
+    code, out, _ = run_cli(capsys, "text", "score", "--chars", reverse_run, "lee")
+    name, log_prob, cells = out.strip().splitlines()[-1].split("\t")  # after any fixture's training log
+    scores = text_train.load(reverse_run).char_log_probs("lee")
+    start_first = (scores.log_probs[-1], *scores.log_probs[:-1])
+    shown = [f"{c}:{np.exp(lp):.3f}" for c, lp in zip(("<start>", *"lee"), start_first, strict=True)]
+    assert code == 0 and cells.split() == shown
+    code, out, _ = run_cli(capsys, "text", "score", "--chars", tiny_run, "lee")
+    cells = out.strip().splitlines()[-1].split("\t")[2].split()
+    assert code == 0 and cells[0].startswith("l:") and cells[-1].startswith("<end>:")
+
+
 def test_reverse_refuses_what_it_cannot_do(reverse_run, names_file, tmp_path, capsys):
     """A prefix, a --stream run, and character scores over a mixture are refused in one line with exit 2."""
     code, _, err = run_cli(capsys, "text", "sample", reverse_run, "--prefix", "ma")
@@ -176,6 +189,10 @@ def test_a_mixture_through_the_cli(tiny_run, reverse_run, names_file, capsys):
     assert code == 0 and json.loads(out)["nll"] == pytest.approx(
         text_train.load(runs).evaluate(names_file.read_text().split())["nll"], rel=1e-9
     )
-    for argv in (["score", *runs, "--chars", "smith"], ["sample", *runs, "--prefix", "ma"]):
+    refusals = {
+        ("score", "--chars", *runs, "smith"): "character scores need runs that all read names one way",
+        ("sample", *runs, "--prefix", "ma"): "--prefix needs a model that reads names left to right",
+    }
+    for argv, message in refusals.items():
         code, _, err = run_cli(capsys, "text", *argv)
-        assert code == 2 and "rnnkit: error:" in err and "Traceback" not in err
+        assert code == 2 and message in err and "Traceback" not in err

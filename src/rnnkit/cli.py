@@ -248,7 +248,9 @@ def text_score(args: argparse.Namespace) -> int:
     if args.chars:
         for name in args.names:
             s = gen.char_log_probs(name)
-            cells = [f"{c}:{math.exp(lp):.3f}" for c, lp in zip((*s.chars, "<end>"), s.log_probs, strict=True)]
+            cells = [f"{c}:{math.exp(lp):.3f}" for c, lp in zip(s.chars, s.log_probs[:-1], strict=True)]
+            boundary = math.exp(s.log_probs[-1])  # a --reverse run's last prediction is where the name starts
+            cells = [f"<start>:{boundary:.3f}", *cells] if gen.reverse else [*cells, f"<end>:{boundary:.3f}"]
             print(f"{s.name}\t{s.log_prob:.4f}\t{' '.join(cells)}")
         return 0
     for s in gen.score(args.names):
