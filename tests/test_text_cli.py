@@ -141,6 +141,18 @@ def test_score_prints_a_log_probability_per_name(tiny_run, capsys):
     assert code == 0 and float(rows["smith"]) < 0 and float(rows["smith"]) > float(rows["qqqqqq"])
 
 
+def test_score_takes_chars_between_the_run_and_the_names(tiny_run, capsys):
+    """`score RUN --chars NAME ...` prints what `score --chars RUN NAME ...` does; unknown words still fail (2)."""
+    run = str(tiny_run)
+    between = run_cli(capsys, "text", "score", run, "--chars", "smith", "lee")
+    before = run_cli(capsys, "text", "score", "--chars", run, "smith", "lee")
+    assert between[0] == before[0] == 0 and between[1] == before[1] and len(before[1].splitlines()) == 2
+    code, _, err = run_cli(capsys, "text", "score", run, "--chars", "smith", "--bogus")
+    assert code == 2 and "unrecognized arguments: smith --bogus" in err
+    code, _, err = run_cli(capsys, "text", "train", "--out", run + "-never", "stray")  # other commands as before
+    assert code == 2 and "unrecognized arguments: stray" in err and not os.path.exists(run + "-never")
+
+
 def test_the_bundled_surnames_model_samples_and_scores_without_a_run(capsys):
     """After install, `rnnkit text sample` and `rnnkit text score Smith Zyxw` need no run directory."""
     code, out, _ = run_cli(capsys, "text", "sample", "-n", "5", "--novel", "--seed", "0")

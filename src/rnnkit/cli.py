@@ -466,12 +466,16 @@ def _main(argv: Sequence[str] | None) -> int:
 
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and _is_score(args) and not any(word.startswith("-") for word in extra):
+            args.names += extra  # `score RUN --chars NAME`: argparse ends the positionals at the option
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")  # what parse_args says
     except SystemExit as e:  # argparse has printed the usage and the error
         return int(e.code or 0)
     if getattr(args, "action", None) == "train":
         args.given_options = given_options(parser, argv)
-    if getattr(args, "command", None) == "text" and args.action == "score":
+    if _is_score(args):
         _score_runs_and_names(args)
     handler: Callable[[argparse.Namespace], int] = args.handler
     from rnnkit.memory import reuse_freed_memory
@@ -499,6 +503,10 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # no real file descriptor (a test's captured stdout)
         pass
+
+
+def _is_score(args: argparse.Namespace) -> bool:
+    return getattr(args, "command", None) == "text" and getattr(args, "action", None) == "score"
 
 
 def _score_runs_and_names(args: argparse.Namespace) -> None:
