@@ -196,3 +196,19 @@ def test_a_mixture_through_the_cli(tiny_run, reverse_run, names_file, capsys):
     for argv, message in refusals.items():
         code, _, err = run_cli(capsys, "text", *argv)
         assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_the_page_scores_a_reversed_run_in_the_names_order(reverse_run):
+    """/api/names/score over a reversed run: its probabilities in the name's order, flagged reverse; a prefix 400s."""
+    from starlette.testclient import TestClient
+
+    from rnnkit.serve.app import create_app
+
+    gen = text_train.load(reverse_run)
+    with TestClient(create_app(names=gen)) as client:
+        s = client.post("/api/names/score", json={"name": "garcia"}).json()
+        expected = np.exp(gen.char_log_probs("garcia").log_probs)
+        assert s["reverse"] is True and s["chars"] == list("garcia")
+        np.testing.assert_allclose([*s["probs"], s["end"]], expected, rtol=1e-12)
+        r = client.post("/api/names/sample", json={"n": 3, "prefix": "ga"})
+        assert r.status_code == 400 and "--reverse" in r.json()["error"]

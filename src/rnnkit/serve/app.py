@@ -4,7 +4,7 @@
     GET  /api/info            which tabs there are, the models' defaults and the request bounds
     POST /api/names/sample    {n, temperature, top_k, top_p, prefix, novel, seed, max_length} -> {names, seed}
     POST /api/names/beam      {k, prefix, max_length} -> {names: [{name, log_prob}]}
-    POST /api/names/score     {name} -> {name, chars, probs, end, log_prob}
+    POST /api/names/score     {name} -> {name, chars, probs, end, log_prob, reverse}
     POST /api/melody          {steps, temperature, top_k, key, tempo, instrument, seed, primer, track,
                                chords, beats_per_chord, chord_instrument}
                               -> {notes: [{pitch, start, duration}], chords: [{start, end, pitches, symbol}], ...,
@@ -155,8 +155,18 @@ def _names_routes(gen) -> list[Route]:
     def score(req: schemas.NameScore) -> dict:
         with lock:
             s = gen.char_log_probs(req.name)
-        probs = [math.exp(lp) for lp in s.log_probs]  # each character's, then the end's
-        return {"name": s.name, "chars": list(s.chars), "probs": probs[:-1], "end": probs[-1], "log_prob": s.log_prob}
+        probs = [
+            math.exp(lp) for lp in s.log_probs
+        ]  # each character's, then the end's (a --reverse run's: the start's)
+        reverse = bool(getattr(gen, "reverse", False))  # each character given those after it, not before
+        return {
+            "name": s.name,
+            "chars": list(s.chars),
+            "probs": probs[:-1],
+            "end": probs[-1],
+            "log_prob": s.log_prob,
+            "reverse": reverse,
+        }
 
     return [
         json_route("/api/names/sample", schemas.NamesSample, sample),

@@ -190,7 +190,8 @@ function drawStrip(data) {
       const cell = document.createElement("div");
       cell.className = "cell";
       cell.style.backgroundColor = probabilityColour(p);
-      cell.title = `P(${char} | ${data.name.slice(0, i) || "start"}) = ${p.toPrecision(3)}`;
+      const given = data.reverse ? data.name.slice(i + 1) || "end" : data.name.slice(0, i) || "start";
+      cell.title = `P(${char} | ${given}) = ${p.toPrecision(3)}`;
       const c = document.createElement("span");
       c.className = "char";
       c.textContent = char;
@@ -202,8 +203,11 @@ function drawStrip(data) {
     }),
   );
   $("#score-summary").textContent =
-    `${data.name}: log p = ${data.log_prob.toFixed(3)} (natural log, the end of the name included; ` +
-    `P(end | ${data.name}) = ${(100 * data.end).toFixed(1)}%)`;
+    `${data.name}: log p = ${data.log_prob.toFixed(3)} (natural log, ` +
+    (data.reverse
+      ? `read right to left, the start of the name included; P(start | ${data.name}) = `
+      : `the end of the name included; P(end | ${data.name}) = `) +
+    `${(100 * data.end).toFixed(1)}%)`;
 }
 
 // -- text -------------------------------------------------------------------------------------------------------
