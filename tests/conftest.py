@@ -13,6 +13,19 @@ from rnnkit.text.data import load_surnames
 TINY = ["--hidden-size", "16", "--embedding-size", "8", "--batch-size", "16", "--num-samples", "2", "--quiet"]
 
 
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """`rnnkit ARGV...` in this process: (exit code, stdout, stderr); arguments may be paths."""
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def train_tiny(out, data, steps: int, *flags: str) -> None:
+    """A TINY name model on `data` for `steps` steps into `out`, evaluated once at the end."""
+    argv = ["text", "train", "--data", str(data), "--out", str(out), "--max-steps", str(steps)]
+    assert cli.main([*argv, "--eval-every", str(steps), *TINY, *flags]) == 0
+
+
 @pytest.fixture(scope="session")
 def names_file(tmp_path_factory):
     """400 real surnames, one per line."""

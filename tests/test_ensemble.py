@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import run_cli, train_tiny
 
 from rnnkit import cli
 from rnnkit.lm.ensemble import Ensemble
@@ -16,22 +16,11 @@ from rnnkit.text import train as text_train
 NAMES = ["smith", "anna", "jones", "lee", "garcia", "zz"]
 
 
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _train(out, data, steps: int, *flags: str) -> None:
-    argv = ["text", "train", "--data", str(data), "--out", str(out), "--max-steps", str(steps)]
-    assert cli.main([*argv, "--eval-every", str(steps), *TINY, *flags]) == 0
-
-
 @pytest.fixture(scope="module")
 def second_run(tmp_path_factory, names_file):
     """A second name model on names_file (another seed, fewer steps): the same vocabulary as tiny_run's."""
     out = tmp_path_factory.mktemp("runs") / "second"
-    _train(out, names_file, 20, "--seed", "1")
+    train_tiny(out, names_file, 20, "--seed", "1")
     return out
 
 
@@ -40,7 +29,7 @@ def second_stream_run(tmp_path_factory, stream_text_run):
     """A second --stream model on stream_text_run's text, with another seed."""
     data = json.loads((stream_text_run / "config.json").read_text())["data"]["data"]
     out = tmp_path_factory.mktemp("runs") / "words2"
-    _train(out, data, 10, "--stream", "--seq-length", "16", "--seed", "1")
+    train_tiny(out, data, 10, "--stream", "--seq-length", "16", "--seed", "1")
     return out
 
 
@@ -155,7 +144,7 @@ def test_runs_that_do_not_match_are_refused_naming_the_run(tiny_run, stream_text
     rng = np.random.default_rng(0)
     small.write_text("\n".join("".join(rng.choice(list("abc"), size=4)) for _ in range(80)) + "\n", encoding="utf-8")
     other = tmp_path / "abc-run"
-    _train(other, small, 2)
+    train_tiny(other, small, 2)
     capsys.readouterr()
     for argv, message in [
         (["sample", tiny_run, other], f"{other}: its vocabulary differs"),

@@ -12,7 +12,7 @@ import time
 import mido
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import TINY, run_cli
 from test_music_data import note_file
 
 from rnnkit import cli
@@ -24,12 +24,6 @@ from rnnkit.text import generate as text_generate
 from rnnkit.text.train import load
 
 MUSIC_TINY = ["--hidden-size", "16", "--embedding-size", "8", "--batch-size", "8", "--tx", "12", "--num-samples", "1"]
-
-
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def refused(capsys, *argv, fragment: str) -> str:

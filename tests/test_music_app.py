@@ -10,7 +10,7 @@ import wave
 import mido
 import numpy as np
 import pytest
-from conftest import interrupt_at
+from conftest import interrupt_at, run_cli
 from test_music_data import note_file, read_back
 
 from rnnkit import cli
@@ -24,12 +24,6 @@ from rnnkit.rundir import RunDir
 
 TINY = ["--hidden-size", "16", "--embedding-size", "8", "--batch-size", "8", "--tx", "12", "--num-samples", "1"]
 TINY += ["--quiet"]
-
-
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _train(out, steps: int, *extra) -> int:

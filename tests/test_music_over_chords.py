@@ -6,7 +6,7 @@ from __future__ import annotations
 import mido
 import numpy as np
 import pytest
-from conftest import interrupt_at
+from conftest import interrupt_at, run_cli
 
 from rnnkit import cli
 from rnnkit.music.chords import Progression, parse_chord, parse_progression
@@ -17,12 +17,6 @@ from rnnkit.music.train import WindowBatcher, context_stream, load, piece_contex
 
 TINY = ["--hidden-size", "16", "--embedding-size", "8", "--batch-size", "8", "--tx", "12", "--num-samples", "1"]
 TINY += ["--quiet"]
-
-
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

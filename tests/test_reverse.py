@@ -7,26 +7,14 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import TINY, run_cli, train_tiny
 from safetensors.numpy import load_file
 
-from rnnkit import cli
 from rnnkit.lm.evaluate import token_log_probs
 from rnnkit.text import train as text_train
 from rnnkit.text.mixture import NameMixture
 
 NAMES = ["smith", "anna", "jones", "lee", "garcia", "zz"]
-
-
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _train(out, data, steps: int, *flags: str) -> None:
-    argv = ["text", "train", "--data", str(data), "--out", str(out), "--max-steps", str(steps)]
-    assert cli.main([*argv, "--eval-every", str(steps), *TINY, *flags]) == 0
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +28,14 @@ def reversed_file(names_file, tmp_path_factory):
 @pytest.fixture(scope="module")
 def reverse_run(tmp_path_factory, names_file):
     out = tmp_path_factory.mktemp("runs") / "reverse"
-    _train(out, names_file, 30, "--reverse")
+    train_tiny(out, names_file, 30, "--reverse")
     return out
 
 
 @pytest.fixture(scope="module")
 def run_on_reversed_file(tmp_path_factory, reversed_file):
     out = tmp_path_factory.mktemp("runs") / "on-reversed-file"
-    _train(out, reversed_file, 30)
+    train_tiny(out, reversed_file, 30)
     return out
 
 
@@ -129,7 +117,7 @@ def test_runs_read_both_ways_mix_name_by_name(tiny_run, reverse_run, names_file)
 def test_a_mixture_weighs_each_way_by_its_runs(tiny_run, reverse_run, tmp_path_factory, names_file):
     """Two forward runs and one reversed: (2/3) P of the forward runs' ensemble + (1/3) P of the reversed run."""
     second = tmp_path_factory.mktemp("runs") / "second-forward"
-    _train(second, names_file, 20, "--seed", "1")
+    train_tiny(second, names_file, 20, "--seed", "1")
     mix = text_train.load([tiny_run, reverse_run, second])
     forward = _log_probs([tiny_run, second], NAMES)  # their character-by-character ensemble
     naive = np.log(2 / 3 * np.exp(forward) + 1 / 3 * np.exp(_log_probs(reverse_run, NAMES)))
@@ -142,8 +130,8 @@ def ab_runs(tmp_path_factory):
     data = tmp_path_factory.mktemp("data") / "ab.txt"
     data.write_text("\n".join(["a", "ab", "abb", "ba", "b", "aab", "ab", "bb", "a"] * 30) + "\n", encoding="utf-8")
     runs = tmp_path_factory.mktemp("runs")
-    _train(runs / "ab", data, 60, "--val-fraction", "0.1")
-    _train(runs / "ab-reverse", data, 60, "--val-fraction", "0.1", "--reverse", "--seed", "2")
+    train_tiny(runs / "ab", data, 60, "--val-fraction", "0.1")
+    train_tiny(runs / "ab-reverse", data, 60, "--val-fraction", "0.1", "--reverse", "--seed", "2")
     return runs / "ab", runs / "ab-reverse"
 
 

@@ -10,7 +10,7 @@ import signal
 
 import numpy as np
 import pytest
-from conftest import TINY, interrupt_at
+from conftest import TINY, interrupt_at, run_cli
 
 from rnnkit import cli
 from rnnkit.music import train as music_train
@@ -20,12 +20,6 @@ from rnnkit.text import train as text_train
 
 MUSIC_TINY = ["--hidden-size", "8", "--embedding-size", "4", "--batch-size", "4", "--tx", "8", "--num-samples", "0"]
 MUSIC_TINY += ["--quiet", "--threads", "1"]
-
-
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def expect_error(capsys, *argv, fragment: str = "") -> str:

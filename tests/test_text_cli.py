@@ -7,17 +7,11 @@ import os
 
 import numpy as np
 import pytest
-from conftest import TINY, interrupt_at
+from conftest import TINY, interrupt_at, run_cli
 
 from rnnkit import checkpoint, cli
 from rnnkit.rundir import RunDir
 from rnnkit.text import train as text_train
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_training_writes_a_complete_run_and_the_loss_falls(tiny_run):

@@ -158,14 +158,13 @@ def _names_routes(gen) -> list[Route]:
         probs = [
             math.exp(lp) for lp in s.log_probs
         ]  # each character's, then the end's (a --reverse run's: the start's)
-        reverse = bool(getattr(gen, "reverse", False))  # each character given those after it, not before
         return {
             "name": s.name,
             "chars": list(s.chars),
             "probs": probs[:-1],
             "end": probs[-1],
             "log_prob": s.log_prob,
-            "reverse": reverse,
+            "reverse": gen.reverse,  # a --reverse run: each character given those after it, not before
         }
 
     return [
