@@ -4,6 +4,7 @@ allocated, hostile MIDI and corpus files read or refused in one line, the time b
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -322,6 +323,26 @@ def test_wav_rendering_passes_paths_that_cannot_read_as_options(tmp_path, monkey
     mid = note_file(tmp_path / "-song.mid", [[(0, 60, 0, 1)]])
     midi.render_wav("-song.mid", "out.wav", soundfont=font)
     assert str(mid) in seen["cmd"] and "-song.mid" not in seen["cmd"]
+
+
+def test_threads_limit_the_blas_that_numpy_loads_later():
+    """`--threads` holds when the command line has not loaded NumPy yet (it loads it lazily, to start fast).
+
+    threadpoolctl limits only the libraries already loaded: before the fix, `rnnkit text train --threads 1` ran
+    OpenBLAS on every core, and two such runs side by side each took six times as long.
+    """
+    code = (
+        "import sys\n"
+        "from rnnkit import cli\n"
+        "assert 'numpy' not in sys.modules\n"
+        "with cli._threads(1):\n"
+        "    import numpy\n"
+        "    from threadpoolctl import threadpool_info\n"
+        "    print(max(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'))\n"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}  # a default above the limit, on any machine
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.split() == ["1"]
 
 
 def test_help_shows_real_defaults_once_and_threads_everywhere(capsys):

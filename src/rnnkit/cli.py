@@ -539,6 +539,7 @@ def _threads(n: int | None):
         from rnnkit.errors import RnnkitError
 
         raise RnnkitError(f"--threads must be between 1 and {MAX_THREADS}, got {n}")
+    import numpy  # noqa: F401  threadpoolctl limits the BLAS libraries already loaded, and numpy loads OpenBLAS
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n)
