@@ -18,6 +18,10 @@ the same names and that difference's standard error (much smaller than either fi
 
     python benchmarks/names_quality.py --test ../shared/data/bench/names.test.txt \
         --members runs/names-s0 runs/names-s1 runs/names-s2
+
+`--ngram N` mixes an N-gram of the training names into every model read (`rnnkit text eval --ngram N`); with
+--members the ensemble also gets `ngram_gain`, its test NLL with the n-gram minus without, on the same names, and
+that difference's standard error.
 """
 
 from __future__ import annotations
@@ -50,12 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--members", nargs="+", metavar="RUN", help="train nothing: the test NLL of each run and of their ensemble"
     )
+    p.add_argument("--ngram", type=int, metavar="N", help="mix an N-gram of the training names into each model")
     args = p.parse_args(argv)
     if args.members:
         for given, flag in ((args.train, "--train"), (args.out, "--out"), (extra, "flags after --")):
             if given:
                 p.error(f"{flag} cannot apply with --members (which trains nothing)")
-        return evaluate_members(args.members, args.test, args.threads)
+        return evaluate_members(args.members, args.test, args.threads, args.ngram)
     if args.train is None:
         p.error("--train is required (or --members, to evaluate runs already trained)")
     out = args.out or f"runs/bench-{Path(args.train).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -77,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     if code != 0:
         return code
     wall = time.perf_counter() - start
-    figures = _test_figures(load(out), read_items(args.test))
+    figures = _test_figures(load(out, args.ngram), read_items(args.test))
     metrics = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
     config = json.loads((Path(out) / "config.json").read_text())
     print(
@@ -93,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 "threads": args.threads,
                 "model": config["model"],
                 "extra_flags": extra,
+                "ngram": args.ngram,
                 "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
                 "date": time.strftime("%Y-%m-%d"),
                 "run": out,
@@ -102,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def evaluate_members(runs: list[str], test: str, threads: int) -> int:
-    """Print one JSON line: each run's test NLL alone, and their ensemble's."""
+def evaluate_members(runs: list[str], test: str, threads: int, ngram: int | None = None) -> int:
+    """Print one JSON line: each run's test NLL alone, and their ensemble's (with an n-gram of order `ngram`)."""
     from threadpoolctl import threadpool_limits
 
     from rnnkit.errors import RnnkitError
@@ -112,11 +118,14 @@ def evaluate_members(runs: list[str], test: str, threads: int) -> int:
     n = _predictions(items)
     try:
         with threadpool_limits(limits=threads):
-            losses = [_name_losses(load(run), items) for run in runs]  # (N,) each
+            losses = [_name_losses(load(run, ngram), items) for run in runs]  # (N,) each
             members = [{"run": run, **_figures(L, n), **_training(run)} for run, L in zip(runs, losses, strict=True)]
             for member, L in zip(members[1:], losses[1:], strict=True):
                 member["vs_first"] = _paired(L, losses[0], n)
-            ensemble = _figures(_name_losses(load(runs), items), n)
+            L_ensemble = _name_losses(load(runs, ngram), items)
+            ensemble = _figures(L_ensemble, n)
+            if ngram is not None:
+                ensemble["ngram_gain"] = _paired(L_ensemble, _name_losses(load(runs), items), n)
     except RnnkitError as e:
         print(f"names_quality.py: error: {e}", file=sys.stderr)
         return 2
@@ -126,6 +135,7 @@ def evaluate_members(runs: list[str], test: str, threads: int) -> int:
                 "test": test,
                 "members": members,
                 "ensemble": {"runs": runs, **ensemble},
+                "ngram": ngram,
                 "threads": threads,
                 "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
                 "date": time.strftime("%Y-%m-%d"),

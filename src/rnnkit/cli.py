@@ -146,7 +146,7 @@ def text_sample(args: argparse.Namespace) -> int:
     temperature = 1.0 if args.temperature is None else args.temperature
     greedy = args.greedy or temperature == 0
     n = args.n if args.n is not None else (1 if greedy else 20)
-    gen = load_runs(args.run)
+    gen = load_runs(args.run, args.ngram)
     if isinstance(gen, TextGenerator):
         return _sample_stream(gen, args, temperature, greedy)
     if args.length is not None:
@@ -210,7 +210,7 @@ def text_eval(args: argparse.Namespace) -> int:
     from rnnkit.text.data import read_items
     from rnnkit.text.stream import TextGenerator
 
-    gen = load_runs(args.run)
+    gen = load_runs(args.run, args.ngram)
     runs = {"runs": args.run}  # which runs were read (several: their ensemble)
     if isinstance(gen, TextGenerator):
         result = gen.evaluate_file(args.data, progress=True)
@@ -240,7 +240,7 @@ def text_score(args: argparse.Namespace) -> int:
     from rnnkit.errors import RnnkitError
     from rnnkit.text.stream import TextGenerator
 
-    gen = load_runs(args.run)
+    gen = load_runs(args.run, args.ngram)
     if isinstance(gen, TextGenerator):
         runs = " ".join(args.run)
         what = "is a --stream run" if len(args.run) == 1 else "are --stream runs"
@@ -258,11 +258,23 @@ def text_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_runs(runs: list[str]):
-    """The generator of one run directory, of the ensemble of several, or (none) of the bundled surnames model."""
+def load_runs(runs: list[str], ngram: int | None = None):
+    """The generator of one run directory, of the ensemble of several, or (none) of the bundled surnames model.
+
+    ngram: mix in an n-gram of that order (`rnnkit.text.train.mix_ngram`), and say on stderr with what weight.
+    """
+    from rnnkit.errors import RnnkitError
+    from rnnkit.lm.ngram import MAX_ORDER
     from rnnkit.text.train import load
 
-    return load(runs if len(runs) > 1 else runs[0] if runs else None)
+    if ngram is not None and not 2 <= ngram <= MAX_ORDER:
+        raise RnnkitError(f"--ngram must be between 2 and {MAX_ORDER}, got {ngram}")
+    gen = load(runs if len(runs) > 1 else runs[0] if runs else None, ngram)
+    if ngram is not None:
+        parts = getattr(gen, "groups", [gen])  # a NameMixture: one n-gram per way of reading
+        weights = " and ".join(f"{g.model.weights[-1]:.3f}" for g in parts)
+        print(f"mixing in a {ngram}-gram of the training names, weight {weights}", file=sys.stderr)
+    return gen
 
 
 def _ensemble_of(runs: list[str]) -> str:
@@ -278,6 +290,10 @@ ENSEMBLE_HELP = (
 )
 
 MAX_THREADS = 1024
+NGRAM_HELP = (
+    "mix in an N-gram of the training names (N from 2 to 10; 6 suits names), character by character: "
+    "(1 - w) the model + w the counts, w fitted on the run's validation names (name models only)"
+)
 
 
 def add_text(sub) -> None:
@@ -352,6 +368,7 @@ def add_text(sub) -> None:
         help="the K most probable names, by beam search, with their log-probabilities (those `score` gives); "
         "with --prefix and --max-length only",
     )
+    p.add_argument("--ngram", type=int, metavar="N", help=NGRAM_HELP)
     p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_sample)
 
@@ -368,6 +385,7 @@ def add_text(sub) -> None:
         help="print one JSON object: nll, bpc, perplexity, items, chars (a --stream run: chars, predictions, "
         "rows), and runs, the run directories read",
     )
+    p.add_argument("--ngram", type=int, metavar="N", help=NGRAM_HELP)
     p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_eval)
 
@@ -384,6 +402,7 @@ def add_text(sub) -> None:
         action="store_true",
         help="also each character's probability given those before it, then the end's",
     )
+    p.add_argument("--ngram", type=int, metavar="N", help=NGRAM_HELP)
     p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_score)
 

@@ -28,6 +28,7 @@ def check_batch_memory(model: TokenModel | Ensemble, encoded: Sequence[np.ndarra
     need = sum(  # an ensemble holds every member's batch at once
         recurrent_batch_bytes(m.config.cell, m.vocab_size, m.config.hidden_size, m.config.num_layers, longest, batch)
         for m in getattr(model, "members", [model])
+        if hasattr(m, "config")  # a recurrent member; a count model holds little per position
     )
     require_memory(need, f"reading sequences of up to {longest - 1:,} tokens")
 

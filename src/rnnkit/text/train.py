@@ -23,6 +23,7 @@ from rnnkit.lm.batches import iter_eval_batches
 from rnnkit.lm.config import ADDED_LATER, ModelConfig
 from rnnkit.lm.ensemble import Ensemble
 from rnnkit.lm.model import TokenModel
+from rnnkit.lm.ngram import NGram, fit_weight
 from rnnkit.rundir import CONFIG, RunDir
 from rnnkit.schema import check_engine, check_keys, check_value, config_from_dict
 from rnnkit.text.config import DATA_ADDED_LATER, DataConfig, check_stream
@@ -33,6 +34,7 @@ from rnnkit.training import Trainer
 
 ITEMS = "items.txt.gz"  # the training items, kept with the run for `sample --novel` and --resume
 VAL_ITEMS = "val-items.txt.gz"  # the validation items, kept for --resume
+NGRAM_NAMES_ONLY = "--ngram mixes counts of names into a name model; a --stream run reads one long text"
 
 
 class NameTask:
@@ -281,7 +283,7 @@ def _quiet(*args, **kwargs) -> None:
     """The log of a rank other than 0: silent."""
 
 
-def load(run: str | Path | Sequence[str | Path] | None = None):
+def load(run: str | Path | Sequence[str | Path] | None = None, ngram: int | None = None):
     """The generator of a run directory (its best weights), or of the pretrained surnames model.
 
     A NameGenerator for a list of names; a `rnnkit.text.stream.TextGenerator` for a --stream run. Given a list
@@ -290,11 +292,41 @@ def load(run: str | Path | Sequence[str | Path] | None = None):
     bundled surnames' title case or not), or a one-line error names the first that does not. Runs that read
     names both ways (some with --reverse) give a `rnnkit.text.mixture.NameMixture`: the mixture, name by
     name, of the ensembles of each way.
+
+    ngram: an order n (2 to 10) mixes an n-gram of the training names into each way's model, character by
+    character (`mix_ngram`); None: the models alone.
     """
     if run is not None and not isinstance(run, str | os.PathLike):
-        return _load_ensemble(list(run))
-    model, vocab, data, items = _read_run(Path(run) if run is not None else pretrained_path())
-    return _generator(model, vocab, data, items)
+        return _load_ensemble(list(run), ngram)
+    path = Path(run) if run is not None else pretrained_path()
+    model, vocab, data, items = _read_run(path)
+    gen = _generator(model, vocab, data, items)
+    if ngram is None:
+        return gen
+    if data.stream:
+        raise RnnkitError(NGRAM_NAMES_ONLY)
+    return mix_ngram(gen, ngram, *_saved_items(RunDir(path), data))
+
+
+def mix_ngram(gen: NameGenerator, order: int, train: Sequence[str], val: Sequence[str]) -> NameGenerator:
+    """The generator over (1 - w) its model + w an n-gram of the `train` names (`rnnkit.lm.ngram`), per character.
+
+    The n-gram counts the names as the model reads them (turned round for a --reverse run), leaving out the
+    `val` names, and w is fitted on those: the weight that gives them the lowest NLL.
+    """
+    if not val:
+        raise RnnkitError("--ngram fits the n-gram's weight on the run's validation names, and this run has none")
+    held_out = set(val)
+    counted = gen.encode_items(item for item in train if item not in held_out)
+    ngram = NGram(counted, gen.model.vocab_size, order)
+    members = gen.model.members if isinstance(gen.model, Ensemble) else [gen.model]
+    shares = gen.model.weights if isinstance(gen.model, Ensemble) else None
+    shares = np.full(len(members), 1 / len(members)) if shares is None else shares
+    w = fit_weight(gen.model, ngram, gen.encode_items(val))
+    mixed = Ensemble([*members, ngram], [*((1 - w) * shares), w])
+    return NameGenerator(
+        mixed, gen.vocab, title_case=gen.title_case, training_items=gen.training_items, reverse=gen.reverse
+    )
 
 
 def _read_run(path: Path) -> tuple[TokenModel, Vocabulary, DataConfig, Callable[[], list[str]]]:
@@ -323,8 +355,11 @@ def _generator(model, vocab: Vocabulary, data: DataConfig, items: Callable[[], l
     return NameGenerator(model, vocab, title_case=data.data == SURNAMES, training_items=items(), reverse=data.reverse)
 
 
-def _load_ensemble(runs: list[str | Path]):
-    """The generator over the ensemble of `runs`; `novel` sampling avoids every member's training items."""
+def _load_ensemble(runs: list[str | Path], ngram: int | None = None):
+    """The generator over the ensemble of `runs`; `novel` sampling avoids every member's training items.
+
+    With ngram, each way's ensemble mixes in an n-gram of every member's training items, fitted on the first
+    run's validation items (`mix_ngram`)."""
     if not runs:
         raise RnnkitError("an ensemble needs at least one run directory")
     read = [_read_run(Path(r)) for r in runs]
@@ -344,6 +379,8 @@ def _load_ensemble(runs: list[str | Path]):
                 f"unlike {runs[0]}; an ensemble's runs show names one way"
             )
     if data.stream:
+        if ngram is not None:
+            raise RnnkitError(NGRAM_NAMES_ONLY)
         return _generator(Ensemble([model for model, _, _, _ in read]), vocab, data, list)
     every_item = list(dict.fromkeys(item for _, _, _, member_items in read for item in member_items()))
     by_order = {}  # reverse -> the models that read names that way
@@ -353,6 +390,9 @@ def _load_ensemble(runs: list[str | Path]):
         reverse: _generator(Ensemble(models), vocab, replace(data, reverse=reverse), lambda: every_item)
         for reverse, models in by_order.items()
     }
+    if ngram is not None:
+        val = _saved_items(RunDir(Path(runs[0])), data)[1]
+        groups = {reverse: mix_ngram(g, ngram, every_item, val) for reverse, g in groups.items()}
     if len(groups) == 1:
         return groups[data.reverse]
     from rnnkit.text.mixture import NameMixture
