@@ -119,8 +119,10 @@ class NGram:
         return p
 
     def log_probs(self, contexts: np.ndarray) -> np.ndarray:
-        """log `probs`: (N, n-1) -> (N, V)."""
-        return np.log(self.probs(np.asarray(contexts, dtype=np.int64)))
+        """log `probs`: (N, n-1) -> (N, V), computed once per distinct context (a sampler's rows share many)."""
+        contexts = np.asarray(contexts, dtype=np.int64)
+        _, first, which = np.unique(self._key(contexts), return_index=True, return_inverse=True)
+        return np.log(self.probs(contexts[first]))[which]  # (N, V)
 
     # -- the calls an Ensemble makes on its members; the state is each row's last n-1 tokens (B, n-1) -------------
     def _start(self, states: np.ndarray | None, B: int) -> np.ndarray:
