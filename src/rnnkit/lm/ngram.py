@@ -72,12 +72,10 @@ class NGram:
         stream = np.concatenate(blocks)  # each sequence as n-1 boundaries, its tokens, one boundary
         lengths = np.array([len(s) for s in sequences])  # (S,)
         block_starts = np.concatenate([[0], np.cumsum(lengths + n)[:-1]])  # (S,)
-        per_block = lengths + 1  # a sequence of L tokens makes L + 1 predictions
-        starts = (
-            np.repeat(block_starts, per_block)
-            + np.arange(per_block.sum())
-            - np.repeat(np.cumsum(per_block) - per_block, per_block)
-        )  # (N,) where each n-gram starts in the stream
+        per_block = lengths + 1  # a sequence of L tokens makes L + 1 predictions, so L + 1 n-grams
+        first = np.cumsum(per_block) - per_block  # (S,) each block's first n-gram in the list
+        j = np.arange(per_block.sum()) - np.repeat(first, per_block)  # (N,) 0 .. L within each block
+        starts = np.repeat(block_starts, per_block) + j  # (N,) where each n-gram starts in the stream
         return stream[starts[:, None] + np.arange(n)]  # (N, n)
 
     def _key(self, tokens: np.ndarray) -> np.ndarray:
