@@ -206,3 +206,14 @@ def test_names_quality_reports_the_ngrams_gain_on_the_same_names(tiny_run, names
     plain = text_train.load(tiny_run).evaluate(items)["nll"]
     assert report["ngram"] == 3 and report["members"][0]["test_nll"] == pytest.approx(with_counts, abs=1e-4)
     assert report["ensemble"]["ngram_gain"]["nll_diff"] == pytest.approx(with_counts - plain, abs=2e-4)
+
+
+def test_serve_mixes_the_ngram_into_its_name_model(tiny_run, capsys):
+    from rnnkit.serve.server import load_models
+
+    models = load_models(names_run=tiny_run, ngram=3)
+    assert models["labels"]["names"] == f"{tiny_run.name} + 3-gram"
+    want = text_train.load(tiny_run, ngram=3).score(["smith"])[0].log_prob
+    assert models["names"].score(["smith"])[0].log_prob == pytest.approx(want, rel=1e-12)
+    code, _, err = run_cli(capsys, "serve", "--port", "0", "--ngram", "1")
+    assert code == 2 and "--ngram must be between 2 and 10" in err

@@ -263,18 +263,23 @@ def load_runs(runs: list[str], ngram: int | None = None):
 
     ngram: mix in an n-gram of that order (`rnnkit.text.train.mix_ngram`), and say on stderr with what weight.
     """
-    from rnnkit.errors import RnnkitError
-    from rnnkit.lm.ngram import MAX_ORDER
     from rnnkit.text.train import load
 
-    if ngram is not None and not 2 <= ngram <= MAX_ORDER:
-        raise RnnkitError(f"--ngram must be between 2 and {MAX_ORDER}, got {ngram}")
+    check_ngram(ngram)
     gen = load(runs if len(runs) > 1 else runs[0] if runs else None, ngram)
     if ngram is not None:
         parts = getattr(gen, "groups", [gen])  # a NameMixture: one n-gram per way of reading
         weights = " and ".join(f"{g.model.weights[-1]:.3f}" for g in parts)
         print(f"mixing in a {ngram}-gram of the training names, weight {weights}", file=sys.stderr)
     return gen
+
+
+def check_ngram(ngram: int | None) -> None:
+    from rnnkit.errors import RnnkitError
+    from rnnkit.lm.ngram import MAX_ORDER
+
+    if ngram is not None and not 2 <= ngram <= MAX_ORDER:
+        raise RnnkitError(f"--ngram must be between 2 and {MAX_ORDER}, got {ngram}")
 
 
 def _ensemble_of(runs: list[str]) -> str:
@@ -420,7 +425,8 @@ def serve(args: argparse.Namespace) -> int:
         raise RnnkitError(EXTRA_HINT) from None
     from rnnkit.serve.server import serve as run_server
 
-    return run_server(args.host, args.port, names=args.names, music=args.music, text=args.text)
+    check_ngram(args.ngram)
+    return run_server(args.host, args.port, names=args.names, music=args.music, text=args.text, ngram=args.ngram)
 
 
 def add_serve(sub) -> None:
@@ -440,6 +446,7 @@ def add_serve(sub) -> None:
         "and over chords the bundled one trained with chords)",
     )
     p.add_argument("--text", metavar="RUN", help="free-text run directory (stream mode) for a text tab (default: none)")
+    p.add_argument("--ngram", type=int, metavar="N", help="the name model: " + NGRAM_HELP)
     p.add_argument("--threads", type=int, help="BLAS threads (default: the library's choice)")
     p.set_defaults(handler=serve)
 

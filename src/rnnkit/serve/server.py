@@ -11,14 +11,16 @@ from rnnkit.errors import RnnkitError
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1"]
 
 
-def load_models(names_run=None, music_run=None, text_run=None) -> dict:
-    """create_app's arguments: the generators of the runs (the bundled models by default) and their labels."""
+def load_models(names_run=None, music_run=None, text_run=None, ngram: int | None = None) -> dict:
+    """create_app's arguments: the generators of the runs (the bundled models by default) and their labels.
+
+    ngram: mix an n-gram of that order into the name model (`rnnkit.text.train.mix_ngram`)."""
     from rnnkit.music.train import load as load_music
     from rnnkit.serve.text import load_text_stream
     from rnnkit.text.train import load as load_names
 
     text = load_text_stream(text_run) if text_run is not None else None  # refused first: it loads nothing
-    names, music = load_names(names_run), load_music(music_run)
+    names, music = load_names(names_run, ngram), load_music(music_run)
     # over chords: the bundled chord model, or a given run as it was trained (as `rnnkit music generate RUN --chords`)
     chords = load_music(None, chords=True) if music_run is None else music
     # the first draw compiles (or loads from numba's cache) the sampling kernels: before the first request
@@ -27,7 +29,7 @@ def load_models(names_run=None, music_run=None, text_run=None) -> dict:
     chords.generate_over(chords.progression("C", 1), 1, seed=0)
     label = lambda run, bundled: bundled if run is None else Path(run).name  # noqa: E731
     labels = {
-        "names": label(names_run, "surnames (bundled)"),
+        "names": label(names_run, "surnames (bundled)") + ("" if ngram is None else f" + {ngram}-gram"),
         "music": label(music_run, "Bach chorales (bundled)"),
         "chords": label(music_run, "Bach chorales with their chords (bundled)"),
     }
@@ -69,7 +71,7 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, names=None, music=None, text=None, log=print) -> int:
+def serve(host: str = "127.0.0.1", port: int = 8000, names=None, music=None, text=None, ngram=None, log=print) -> int:
     """Serve the page until Ctrl-C (or SIGTERM); return 0 once stopped."""
     import uvicorn
 
@@ -77,7 +79,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, names=None, music=None, tex
 
     sock = bind(host, port)  # a busy port fails before minutes of nothing: loading takes a few seconds
     try:
-        models = load_models(names, music, text)
+        models = load_models(names, music, text, ngram)
     except BaseException:
         sock.close()
         raise
