@@ -72,10 +72,7 @@ class NGram:
         stream = np.concatenate(blocks)  # each sequence as n-1 boundaries, its tokens, one boundary
         lengths = np.array([len(s) for s in sequences])  # (S,)
         block_starts = np.concatenate([[0], np.cumsum(lengths + n)[:-1]])  # (S,)
-        per_block = lengths + 1  # a sequence of L tokens makes L + 1 predictions, so L + 1 n-grams
-        first = np.cumsum(per_block) - per_block  # (S,) each block's first n-gram in the list
-        j = np.arange(per_block.sum()) - np.repeat(first, per_block)  # (N,) 0 .. L within each block
-        starts = np.repeat(block_starts, per_block) + j  # (N,) where each n-gram starts in the stream
+        starts = _ranges(block_starts, lengths + 1)  # (N,) a sequence of L tokens starts L + 1 n-grams
         return stream[starts[:, None] + np.arange(n)]  # (N, n)
 
     def _key(self, tokens: np.ndarray) -> np.ndarray:
@@ -94,20 +91,27 @@ class NGram:
         D = [0.0] + [j - (j + 1) * Y * n[j + 1] / n[j] if n[j] else j / 2 for j in (1, 2, 3)]
         return np.clip(D, [0, 0.05, 0.05, 0.05], [0, 1, 2, 3])  # D > 0 keeps mass for the orders below
 
-    def _lookup(self, k: int, keys: np.ndarray) -> np.ndarray:
-        """The order-k counts of the given (k+1)-gram keys, 0 for those never seen."""
-        table, counts = self.keys[k], self.counts[k]
-        at = np.minimum(np.searchsorted(table, keys), len(table) - 1)
-        return np.where(table[at] == keys, counts[at], 0)
+    def _followers(self, k: int, contexts: np.ndarray) -> np.ndarray:
+        """c_k(u w) for every token w after each context u (N, k): (N, V), 0 for what was never seen.
+
+        The keys of u's followers, u V + w, lie side by side in the sorted table: two searches per context find
+        them all, and they are spread into their rows.
+        """
+        table, counts, V = self.keys[k], self.counts[k], self.vocab_size
+        base = self._key(contexts) * V  # (N,) the key of (u, token 0)
+        lo, hi = np.searchsorted(table, base), np.searchsorted(table, base + V)  # (N,) each context's slice
+        rows = np.repeat(np.arange(len(contexts)), hi - lo)  # (F,) the row of each follower found
+        at = _ranges(lo, hi - lo)  # (F,) where each follower is in the table
+        out = np.zeros((len(contexts), V))
+        out[rows, table[at] - base[rows]] = counts[at]
+        return out
 
     def probs(self, contexts: np.ndarray) -> np.ndarray:
         """contexts (N, n-1) token ids, the most recent last -> p(next | context) (N, V), each row summing to 1."""
         N, V = len(contexts), self.vocab_size
         p = np.full((N, V), 1.0 / V)  # below order 0: uniform
-        every = np.arange(V)
         for k in range(self.order):
-            ctx = contexts[:, contexts.shape[1] - k :] if k else contexts[:, :0]  # (N, k) the last k tokens
-            c = self._lookup(k, self._key(ctx)[:, None] * V + every).astype(np.float64)  # (N, V) c_k(u w)
+            c = self._followers(k, contexts[:, contexts.shape[1] - k :])  # (N, V) c_k(u w), u the last k tokens
             total = c.sum(axis=1, keepdims=True)  # (N, 1) c_k(u)
             D = self.discounts[k][np.minimum(c, 3).astype(np.int64)]  # (N, V) the discount of each count
             seen = total[:, 0] > 0
@@ -151,6 +155,12 @@ class NGram:
 
     def eval(self) -> None:
         pass
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """starts[i] + 0 .. lengths[i]-1 for every i, one after the other: (sum(lengths),)."""
+    first = np.cumsum(lengths) - lengths  # where each range begins in the result
+    return np.repeat(starts, lengths) + np.arange(lengths.sum()) - np.repeat(first, lengths)
 
 
 def fit_weight(model, ngram: NGram, encoded: Sequence[np.ndarray], batch_size: int = 512) -> float:
