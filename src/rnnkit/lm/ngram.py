@@ -39,7 +39,7 @@ class NGram:
     """Interpolated modified Kneser-Ney over token ids 0 .. V-1 (the boundary, BOUNDARY_ID, starts and ends).
 
     Built from encoded sequences (without boundaries, as `rnnkit.lm.batches.pad_batch` takes them). Each order's
-    counts are a sorted array of keys, an (k+1)-gram written as one integer in base V, and their counts.
+    counts are a sorted array of keys, each (k+1)-gram written as one integer in base V, and their counts.
     """
 
     def __init__(self, sequences: Sequence[np.ndarray], vocab_size: int, order: int):
