@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from rnnkit.nn import log_softmax
 from rnnkit.rundir import RunDir
 from rnnkit.text import train as text_train
 from rnnkit.text.config import DataConfig
+from rnnkit.text.data import read_items
 
 V = 5  # tokens 0 (the boundary) .. 4
 
@@ -190,7 +192,9 @@ def test_cli_ngram_scores_samples_and_evaluates_and_refuses_what_it_cannot_do(
     code, out, _ = run_cli(capsys, "text", "sample", tiny_run, "--ngram", "3", "-n", "4", "--seed", "0")
     assert code == 0 and len(out.split()) == 4
     code, out, _ = run_cli(capsys, "text", "eval", tiny_run, "--ngram", "3", "--data", names_file, "--json")
-    assert code == 0
+    report = json.loads(out)
+    assert code == 0 and report["ngram"] == {"order": 3, "weights": [weight]}
+    assert report["nll"] == pytest.approx(text_train.load(tiny_run, ngram=3).evaluate(read_items(names_file))["nll"])
     for argv, fragment in (
         (["text", "score", tiny_run, "--ngram", "11", "smith"], "--ngram must be between 2 and 10"),
         (["text", "eval", stream_text_run, "--ngram", "3", "--data", names_file], "a --stream run"),
@@ -200,7 +204,6 @@ def test_cli_ngram_scores_samples_and_evaluates_and_refuses_what_it_cannot_do(
 
 
 def test_names_quality_reports_the_ngrams_gain_on_the_same_names(tiny_run, names_file, capsys):
-    import json
     import sys
     from pathlib import Path
 
@@ -209,7 +212,7 @@ def test_names_quality_reports_the_ngrams_gain_on_the_same_names(tiny_run, names
 
     assert names_quality.main(["--test", str(names_file), "--members", str(tiny_run), "--ngram", "3"]) == 0
     report = json.loads(capsys.readouterr().out)
-    items = text_train.read_items(str(names_file))
+    items = read_items(str(names_file))
     with_counts = text_train.load(tiny_run, ngram=3).evaluate(items)["nll"]
     plain = text_train.load(tiny_run).evaluate(items)["nll"]
     assert report["ngram"] == 3 and report["members"][0]["test_nll"] == pytest.approx(with_counts, abs=1e-4)

@@ -212,6 +212,8 @@ def text_eval(args: argparse.Namespace) -> int:
 
     gen = load_runs(args.run, args.ngram)
     runs = {"runs": args.run}  # which runs were read (several: their ensemble)
+    if args.ngram is not None:  # and the n-gram mixed in: its order, and its weight in each way's model
+        runs["ngram"] = {"order": args.ngram, "weights": ngram_weights(gen)}
     if isinstance(gen, TextGenerator):
         result = gen.evaluate_file(args.data, progress=True)
         if args.json:
@@ -268,10 +270,14 @@ def load_runs(runs: list[str], ngram: int | None = None):
     check_ngram(ngram)
     gen = load(runs if len(runs) > 1 else runs[0] if runs else None, ngram)
     if ngram is not None:
-        parts = getattr(gen, "groups", [gen])  # a NameMixture: one n-gram per way of reading
-        weights = " and ".join(f"{g.model.weights[-1]:.3f}" for g in parts)
+        weights = " and ".join(f"{w:.3f}" for w in ngram_weights(gen))
         print(f"mixing in a {ngram}-gram of the training names, weight {weights}", file=sys.stderr)
     return gen
+
+
+def ngram_weights(gen) -> list[float]:
+    """The weight w of the n-gram mixed into each way's model (one, or two for runs read both ways)."""
+    return [float(g.model.weights[-1]) for g in getattr(gen, "groups", [gen])]  # a NameMixture has groups
 
 
 def check_ngram(ngram: int | None) -> None:
@@ -388,7 +394,7 @@ def add_text(sub) -> None:
         "--json",
         action="store_true",
         help="print one JSON object: nll, bpc, perplexity, items, chars (a --stream run: chars, predictions, "
-        "rows), and runs, the run directories read",
+        "rows), runs, the run directories read, and with --ngram ngram, its order and weights",
     )
     p.add_argument("--ngram", type=int, metavar="N", help=NGRAM_HELP)
     p.add_argument("--threads", type=int, help=THREADS_HELP)
