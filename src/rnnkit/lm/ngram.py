@@ -50,7 +50,6 @@ class NGram:
         if not len(sequences):
             raise RnnkitError("an n-gram needs at least one sequence to count")
         self.order, self.vocab_size = order, vocab_size
-        self.dtype = np.dtype(np.float64)
         grams = self._ngrams(sequences)  # (N, n) every n-gram read, boundaries included
         self.keys: list[np.ndarray] = []  # per order k: the sorted keys of the (k+1)-grams seen
         self.counts: list[np.ndarray] = []  # per order k: their counts (raw at the top, continuation below)
