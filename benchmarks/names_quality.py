@@ -22,6 +22,11 @@ the same names and that difference's standard error (much smaller than either fi
 `--ngram N` mixes an N-gram of the training names into every model read (`rnnkit text eval --ngram N`); with
 --members the ensemble also gets `ngram_gain`, its test NLL with the n-gram minus without, on the same names, and
 that difference's standard error.
+
+`--novel` scores the test names as new names (`rnnkit text eval --novel`, `rnnkit.text.novel`): every model
+read is conditioned on a name not being one of its training names, and its figures get `training_mass`, the
+probability it gives those. It suits a test split of names that are not in the training file (the surnames');
+a test name that is a training name is refused.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit import cli
+from rnnkit.errors import RnnkitError
 from rnnkit.text.data import read_items
+from rnnkit.text.novel import NovelNames
 from rnnkit.text.train import load
 
 
@@ -55,12 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         "--members", nargs="+", metavar="RUN", help="train nothing: the test NLL of each run and of their ensemble"
     )
     p.add_argument("--ngram", type=int, metavar="N", help="mix an N-gram of the training names into each model")
+    p.add_argument("--novel", action="store_true", help="score the test names as new names (`text eval --novel`)")
     args = p.parse_args(argv)
     if args.members:
         for given, flag in ((args.train, "--train"), (args.out, "--out"), (extra, "flags after --")):
             if given:
                 p.error(f"{flag} cannot apply with --members (which trains nothing)")
-        return evaluate_members(args.members, args.test, args.threads, args.ngram)
+        return evaluate_members(args.members, args.test, args.threads, args.ngram, args.novel)
     if args.train is None:
         p.error("--train is required (or --members, to evaluate runs already trained)")
     out = args.out or f"runs/bench-{Path(args.train).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -82,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     if code != 0:
         return code
     wall = time.perf_counter() - start
-    figures = _test_figures(load(out, args.ngram), read_items(args.test))
+    try:
+        figures = _test_figures(_load(out, args.ngram, args.novel), read_items(args.test))
+    except RnnkitError as e:
+        print(f"names_quality.py: error: {e}", file=sys.stderr)
+        return 2
     metrics = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
     config = json.loads((Path(out) / "config.json").read_text())
     print(
@@ -99,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 "model": config["model"],
                 "extra_flags": extra,
                 "ngram": args.ngram,
+                "novel": args.novel,
                 "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
                 "date": time.strftime("%Y-%m-%d"),
                 "run": out,
@@ -108,24 +121,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def evaluate_members(runs: list[str], test: str, threads: int, ngram: int | None = None) -> int:
-    """Print one JSON line: each run's test NLL alone, and their ensemble's (with an n-gram of order `ngram`)."""
+def evaluate_members(runs: list[str], test: str, threads: int, ngram: int | None = None, novel: bool = False) -> int:
+    """Print one JSON line: each run's test NLL alone, and their ensemble's (with an n-gram of order `ngram`;
+    conditioned on new names with `novel`)."""
     from threadpoolctl import threadpool_limits
-
-    from rnnkit.errors import RnnkitError
 
     items = read_items(test)
     n = _predictions(items)
     try:
         with threadpool_limits(limits=threads):
-            losses = [_name_losses(load(run, ngram), items) for run in runs]  # (N,) each
-            members = [{"run": run, **_figures(L, n), **_training(run)} for run, L in zip(runs, losses, strict=True)]
+            losses, members = [], []
+            for run in runs:
+                gen = _load(run, ngram, novel)
+                losses.append(_name_losses(gen, items))  # (N,)
+                members.append({"run": run, **_figures(losses[-1], n), **_mass(gen), **_training(run)})
             for member, L in zip(members[1:], losses[1:], strict=True):
                 member["vs_first"] = _paired(L, losses[0], n)
-            L_ensemble = _name_losses(load(runs, ngram), items)
-            ensemble = _figures(L_ensemble, n)
+            gen = _load(runs, ngram, novel)
+            L_ensemble = _name_losses(gen, items)
+            ensemble = {**_figures(L_ensemble, n), **_mass(gen)}
             if ngram is not None:
-                ensemble["ngram_gain"] = _paired(L_ensemble, _name_losses(load(runs), items), n)
+                ensemble["ngram_gain"] = _paired(L_ensemble, _name_losses(_load(runs, None, novel), items), n)
     except RnnkitError as e:
         print(f"names_quality.py: error: {e}", file=sys.stderr)
         return 2
@@ -136,6 +152,7 @@ def evaluate_members(runs: list[str], test: str, threads: int, ngram: int | None
                 "members": members,
                 "ensemble": {"runs": runs, **ensemble},
                 "ngram": ngram,
+                "novel": novel,
                 "threads": threads,
                 "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
                 "date": time.strftime("%Y-%m-%d"),
@@ -145,13 +162,27 @@ def evaluate_members(runs: list[str], test: str, threads: int, ngram: int | None
     return 0
 
 
+def _load(runs, ngram: int | None, novel: bool):
+    """The generator of a run or an ensemble (`rnnkit.text.train.load`), conditioned on new names with novel."""
+    gen = load(runs, ngram)
+    return NovelNames(gen) if novel else gen
+
+
+def _mass(generator) -> dict:
+    """training_mass, the probability a model conditioned on new names gives the training names; else nothing."""
+    return {"training_mass": round(generator.training_mass, 4)} if isinstance(generator, NovelNames) else {}
+
+
 def _test_figures(generator, items: list[str]) -> dict:
     """The test NLL and bpc of a loaded run (or ensemble) over items, and the NLL's standard error."""
-    return _figures(_name_losses(generator, items), _predictions(items))
+    return {**_figures(_name_losses(generator, items), _predictions(items)), **_mass(generator)}
 
 
 def _name_losses(generator, items: list[str]) -> np.ndarray:
-    """L_i = -log P(name_i, end) for every item, from one pass of `score`: (N,)."""
+    """L_i = -log P(name_i, end) for every item, from one pass of `score`: (N,). A model of new names refuses
+    items that are training names, to which it gives probability 0."""
+    if isinstance(generator, NovelNames):
+        generator.check_new(items)
     return -np.array([s.log_prob for s in generator.score(items)])
 
 

@@ -214,6 +214,9 @@ def text_eval(args: argparse.Namespace) -> int:
     runs = {"runs": args.run}  # which runs were read (several: their ensemble)
     if args.ngram is not None:  # and the n-gram mixed in: its order, and its weight in each way's model
         runs["ngram"] = {"order": args.ngram, "weights": ngram_weights(gen)}
+    if args.novel:
+        gen = novel_names(gen, args.run)
+        runs["novel"] = {"training_mass": gen.training_mass}
     if isinstance(gen, TextGenerator):
         result = gen.evaluate_file(args.data, progress=True)
         if args.json:
@@ -242,11 +245,17 @@ def text_score(args: argparse.Namespace) -> int:
     from rnnkit.errors import RnnkitError
     from rnnkit.text.stream import TextGenerator
 
+    if args.novel and args.chars:
+        raise RnnkitError(
+            "--novel changes a whole name's probability, not each character's: give --chars or --novel, not both"
+        )
     gen = load_runs(args.run, args.ngram)
     if isinstance(gen, TextGenerator):
         runs = " ".join(args.run)
         what = "is a --stream run" if len(args.run) == 1 else "are --stream runs"
         raise RnnkitError(f"{runs} {what}: score a text with `rnnkit text eval {runs} --data FILE`")
+    if args.novel:
+        gen = novel_names(gen, args.run)
     if args.chars:
         for name in args.names:
             s = gen.char_log_probs(name)
@@ -256,7 +265,7 @@ def text_score(args: argparse.Namespace) -> int:
             print(f"{s.name}\t{s.log_prob:.4f}\t{' '.join(cells)}")
         return 0
     for s in gen.score(args.names):
-        print(f"{s.name}\t{s.log_prob:.4f}")
+        print(f"{s.name}\t{s.log_prob:.4f}" + ("\t(a training name)" if s.log_prob == -math.inf else ""))
     return 0
 
 
@@ -273,6 +282,25 @@ def load_runs(runs: list[str], ngram: int | None = None):
         weights = " and ".join(f"{w:.3f}" for w in ngram_weights(gen))
         print(f"mixing in a {ngram}-gram of the training names, weight {weights}", file=sys.stderr)
     return gen
+
+
+def novel_names(gen, runs: list[str]):
+    """The generator conditioned on new names (`rnnkit.text.novel`), saying on stderr what that changes."""
+    from rnnkit.errors import RnnkitError
+    from rnnkit.text.novel import NovelNames
+    from rnnkit.text.stream import TextGenerator
+
+    if isinstance(gen, TextGenerator):
+        what = "is a --stream run" if len(runs) == 1 else "are --stream runs"
+        raise RnnkitError(f"--novel scores names, and {' '.join(runs)} {what}")
+    print(f"scoring the {len(gen.training_items):,} training names, to condition on new ones", file=sys.stderr)
+    novel = NovelNames(gen, progress=True)
+    print(
+        f"the model gives its training names {novel.training_mass:.1%} of its probability: "
+        f"a new name's log-probability rises by {novel.log_gain:.4f}",
+        file=sys.stderr,
+    )
+    return novel
 
 
 def ngram_weights(gen) -> list[float]:
@@ -304,6 +332,11 @@ MAX_THREADS = 1024
 NGRAM_HELP = (
     "mix in an N-gram of the training names (N from 2 to 10; 6 suits names), character by character: "
     "(1 - w) the model + w the counts, w fitted on the run's validation names (name models only)"
+)
+NOVEL_HELP = (
+    "score as new names: the model conditioned on a name not being a training name, P(name) / (1 - M), M the "
+    "probability it gives its training names (found by scoring them all once); the distribution that "
+    "`sample --novel` draws from"
 )
 
 
@@ -394,9 +427,11 @@ def add_text(sub) -> None:
         "--json",
         action="store_true",
         help="print one JSON object: nll, bpc, perplexity, items, chars (a --stream run: chars, predictions, "
-        "rows), runs, the run directories read, and with --ngram ngram, its order and weights",
+        "rows), runs, the run directories read, with --ngram ngram, its order and weights, and with --novel "
+        "novel, the training names' probability M",
     )
     p.add_argument("--ngram", type=int, metavar="N", help=NGRAM_HELP)
+    p.add_argument("--novel", action="store_true", help=NOVEL_HELP + "; an item that is a training name is refused")
     p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_eval)
 
@@ -414,6 +449,7 @@ def add_text(sub) -> None:
         help="also each character's probability given those before it, then the end's",
     )
     p.add_argument("--ngram", type=int, metavar="N", help=NGRAM_HELP)
+    p.add_argument("--novel", action="store_true", help=NOVEL_HELP + "; a training name scores -inf")
     p.add_argument("--threads", type=int, help=THREADS_HELP)
     p.set_defaults(handler=text_score)
 

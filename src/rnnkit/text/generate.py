@@ -47,7 +47,7 @@ class CharScores:
         return float(sum(self.log_probs))
 
 
-def _progress_bar(total: int, unit: str):
+def progress_bar(total: int, unit: str):
     """A tqdm bar on stderr, shown only on a terminal and cleared when done."""
     from tqdm import tqdm
 
@@ -119,6 +119,10 @@ class NameGenerator:
     def show(self, item: str) -> str:
         return display_name(item, self.title_case)
 
+    def is_training_item(self, name: str) -> bool:
+        """Whether `name`, as a person writes it (any case for the surnames), is one of the training items."""
+        return self._normalize(name) in self.training_items
+
     def _read_prefix(self, prefix_ids: np.ndarray) -> tuple[np.ndarray, list]:
         """Run BOS + prefix once (batch 1): the last logits (1, V) and the states after it."""
         ids = np.concatenate([[self.vocab.bos], prefix_ids]).astype(np.int64)[:, None]  # (P+1, 1)
@@ -166,7 +170,7 @@ class NameGenerator:
         names: list[str] = []
         seen: set[str] = set()
         stalled = 0  # rounds in a row that found no new name (only `novel` can stall)
-        bar = _progress_bar(n, "names") if progress and n > batch_cap else None
+        bar = progress_bar(n, "names") if progress and n > batch_cap else None
         while len(names) < n and stalled < 100:
             want = n - len(names)
             batch = min(want if not novel else max(2 * want, 64), batch_cap)

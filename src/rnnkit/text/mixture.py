@@ -35,6 +35,10 @@ class NameMixture:
         self.groups = list(groups)
         self.log_weights = np.log(np.asarray(runs, dtype=np.float64) / sum(runs))  # (G,)
         self.title_case = groups[0].title_case
+        self.training_items = frozenset().union(*(g.training_items for g in self.groups))  # for `novel`
+
+    def is_training_item(self, name: str) -> bool:
+        return any(g.is_training_item(name) for g in self.groups)
 
     def _log_probs(self, names: list[str]) -> np.ndarray:
         """log P(name) under the mixture for each name: log sum_g w_g P_g(name), (N,)."""
