@@ -155,9 +155,8 @@ def _names_routes(gen) -> list[Route]:
     def score(req: schemas.NameScore) -> dict:
         with lock:
             s = gen.char_log_probs(req.name)
-        probs = [
-            math.exp(lp) for lp in s.log_probs
-        ]  # each character's, then the end's (a --reverse run's: the start's)
+        # each character's, then the end's (a --reverse run's: the start's)
+        probs = [math.exp(lp) for lp in s.log_probs]
         return {
             "name": s.name,
             "chars": list(s.chars),
